@@ -1,0 +1,43 @@
+# spendwatch: `make demo` runs the service locally, `make test` runs every test.
+# Both install what they need into .venv first (Python deps) and .cache/ (Kafka jars).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install kafka-jars demo test unit integration lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,demo]'
+	touch $@
+
+kafka-jars:
+	$(PYTHON) scripts/kafka-local fetch
+
+demo: install kafka-jars
+	$(BIN)/python scripts/run-local
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install kafka-jars
+	$(BIN)/pytest tests/integration
+
+test: install kafka-jars lint
+	$(BIN)/pytest tests
+
+bench: install kafka-jars
+	$(BIN)/python bench/decode_throughput.py
+
+clean:
+	$(PYTHON) scripts/kafka-local stop || true
+	rm -rf $(VENV) .spendwatch-data .kafka-local

@@ -1,0 +1,1 @@
+"""Event, money and pricing models shared by every spendwatch package."""

@@ -1,0 +1,208 @@
+"""Decode one Kafka message (or HTTP body) into valid, priced events and rejected items.
+
+A message holds one event, a JSON array of events, or a ``UsageBatch`` envelope. Every
+item is checked on its own: one bad event never takes its neighbours down, and every
+rejected item keeps its original bytes and a reason naming the field path and problem.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.event import SCHEMA_VERSION, UsageEvent
+from schemas.money import Nanos
+from schemas.pricing import CostSource, PriceBook
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    max_message_bytes: int = 8 * 1024 * 1024
+    max_future_skew: timedelta = timedelta(minutes=5)
+    max_age: timedelta = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    path: str
+    problem: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "problem": self.problem}
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input that is not a valid event, with why and its exact bytes."""
+
+    original: bytes
+    errors: tuple[FieldError, ...]
+    index: int | None = None
+    """Position in the batch, or None when the whole message was rejected."""
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{e.path}: {e.problem}" if e.path else e.problem for e in self.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedEvent:
+    event: UsageEvent
+    cost_nanos: Nanos
+    cost_source: CostSource
+
+    def normalized(self) -> dict[str, Any]:
+        """The event as the worker sees it, with the cost it was booked at."""
+        data = self.event.model_dump(mode="json", exclude_none=True)
+        data["cost_usd"] = str(Decimal(self.cost_nanos).scaleb(-9).quantize(Decimal("1e-9")))
+        data["cost_source"] = self.cost_source.value
+        return data
+
+
+@dataclass(slots=True)
+class Decoded:
+    events: list[PricedEvent] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def _whole(raw: bytes, problem: str, path: str = "") -> Decoded:
+    return Decoded(rejected=[Rejected(raw, (FieldError(path, problem),))])
+
+
+def _load(raw: bytes) -> tuple[Any, str | None]:
+    """Parse JSON fast; fall back to the lenient parser to salvage a batch's good items."""
+    try:
+        return orjson.loads(raw), None
+    except orjson.JSONDecodeError as exc:
+        first_problem = f"malformed JSON: {exc}"
+    try:
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_constant=_NonFinite), None
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None, first_problem
+
+
+class _NonFinite(str):
+    """NaN/Infinity literals, kept so the item is rejected with a reason of its own."""
+
+
+def _items(doc: Any) -> tuple[list[Any] | None, FieldError | None]:
+    if isinstance(doc, list):
+        return doc, None
+    if isinstance(doc, dict) and "events" in doc:
+        version = doc.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            return None, FieldError(
+                "schema_version", f"unsupported schema_version {version!r}; this build reads 1"
+            )
+        extra = set(doc) - {"events", "schema_version"}
+        if extra:
+            return None, FieldError(sorted(extra)[0], "unknown envelope field")
+        events = doc["events"]
+        if not isinstance(events, list):
+            return None, FieldError("events", "must be a JSON array of events")
+        return events, None
+    if isinstance(doc, dict):
+        return [doc], None
+    return None, FieldError("", "expected a JSON object, an array of objects or an envelope")
+
+
+def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
+    out = []
+    for err in exc.errors(include_url=False):
+        path = ".".join(str(p) for p in err["loc"])
+        problem = err["msg"]
+        if err["type"] == "literal_error" and err["loc"] == ("schema_version",):
+            problem = f"unsupported schema_version {err.get('input')!r}; this build reads 1"
+        out.append(FieldError(path, problem))
+    return tuple(out)
+
+
+def _dump(item: Any) -> bytes:
+    try:
+        return orjson.dumps(item)
+    except TypeError:
+        return json.dumps(item, default=str).encode()
+
+
+class EventDecoder:
+    """Turns raw bytes into priced events. Pure: the clock comes in as ``now``."""
+
+    def __init__(self, prices: PriceBook | None = None, limits: DecodeLimits | None = None) -> None:
+        self.prices = prices or PriceBook()
+        self.limits = limits or DecodeLimits()
+
+    def decode(self, raw: bytes, now: datetime) -> Decoded:
+        if len(raw) > self.limits.max_message_bytes:
+            return _whole(
+                raw,
+                f"message of {len(raw)} bytes exceeds the limit of "
+                f"{self.limits.max_message_bytes} bytes",
+            )
+        doc, problem = _load(raw)
+        if problem is not None:
+            return _whole(raw, problem)
+        items, error = _items(doc)
+        if error is not None or items is None:
+            return Decoded(rejected=[Rejected(raw, (error or FieldError("", "no events"),))])
+        single = not isinstance(doc, list) and not (isinstance(doc, dict) and "events" in doc)
+        out = Decoded()
+        for index, item in enumerate(items):
+            self._decode_item(item, None if single else index, raw if single else None, now, out)
+        return out
+
+    def decode_items(self, items: list[Any], now: datetime) -> Decoded:
+        out = Decoded()
+        for index, item in enumerate(items):
+            self._decode_item(item, index, None, now, out)
+        return out
+
+    def _decode_item(
+        self, item: Any, index: int | None, raw: bytes | None, now: datetime, out: Decoded
+    ) -> None:
+        def reject(*errors: FieldError) -> None:
+            out.rejected.append(Rejected(raw if raw is not None else _dump(item), errors, index))
+
+        if not isinstance(item, dict):
+            reject(FieldError("", f"an event must be a JSON object, got {type(item).__name__}"))
+            return
+        nonfinite = [k for k, v in item.items() if isinstance(v, _NonFinite)]
+        if nonfinite:
+            reject(*(FieldError(k, f"{item[k]} is not a number JSON allows") for k in nonfinite))
+            return
+        try:
+            event = UsageEvent.model_validate(item)
+        except ValidationError as exc:
+            reject(*_errors(exc))
+            return
+        except RecursionError:
+            reject(FieldError("", "nesting too deep"))
+            return
+        skew = event.timestamp - now
+        if skew > self.limits.max_future_skew:
+            reject(
+                FieldError(
+                    "timestamp", f"{skew} in the future (limit {self.limits.max_future_skew})"
+                )
+            )
+            return
+        if -skew > self.limits.max_age:
+            reject(FieldError("timestamp", f"older than the limit of {self.limits.max_age}"))
+            return
+        cost, source = self.prices.price(
+            event.provider,
+            event.model,
+            event.timestamp,
+            event.input_tokens,
+            event.output_tokens,
+            event.cache_read_tokens,
+            event.cache_write_tokens,
+            event.cost_usd,
+        )
+        out.events.append(PricedEvent(event, cost, source))

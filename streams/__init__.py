@@ -1,0 +1,1 @@
+"""The Faust app, agents, web views and the spendwatch command."""

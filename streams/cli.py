@@ -1,0 +1,153 @@
+"""The ``spendwatch`` command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from streams.settings import WorkerSettings
+
+app = typer.Typer(
+    name="spendwatch",
+    help="Real-time anomaly detection for AI API spend: exact rolling spend per key, team, "
+    "app and model from a Kafka usage stream, with alerts to Slack and PagerDuty.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+Bootstrap = Annotated[
+    str | None,
+    typer.Option("--bootstrap", "-b", help="Kafka bootstrap servers (env SPENDWATCH_BOOTSTRAP)."),
+]
+
+
+@app.command()
+def worker(
+    bootstrap: Bootstrap = None,
+    app_id: Annotated[str | None, typer.Option(help="Faust app id / consumer group.")] = None,
+    topic_prefix: TopicPrefix = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Directory for table state.")] = None,
+    web_port: Annotated[int | None, typer.Option(help="HTTP port of this worker.")] = None,
+    partitions: Annotated[int | None, typer.Option(help="Partitions of the usage topic.")] = None,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run a stream worker: consume usage events, keep exact spend, serve the HTTP API."""
+    from streams.worker import run_worker
+
+    settings = _settings(
+        bootstrap=bootstrap, app_id=app_id, topic_prefix=topic_prefix, data_dir=data_dir,
+        web_port=web_port, partitions=partitions,
+    )
+    run_worker(settings, loglevel=loglevel)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a usage event (for producers in any language)."""
+    from schemas.json_schema import usage_event_schema_json
+
+    sys.stdout.write(usage_event_schema_json())
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file of usage events ('-' for stdin).")],
+) -> None:
+    """Check a file of events offline, exactly as the worker would.
+
+    Prints one JSON object per input line: ``line``, ``valid`` and either ``errors`` or
+    the normalised event with ``cost_usd`` and ``cost_source``. Exits 1 if any line is
+    invalid.
+    """
+    from streams.validate_file import validate_lines
+
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    with stream:
+        invalid = validate_lines(stream, sys.stdout.buffer)
+    raise typer.Exit(1 if invalid else 0)
+
+
+def _settings(**overrides: Any) -> WorkerSettings:
+    from streams.settings import WorkerSettings
+
+    return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+TopicPrefix = Annotated[str | None, typer.Option(help="Prefix of spendwatch's topics.")]
+
+
+@app.command()
+def ingest(
+    bootstrap: Bootstrap = None,
+    topic_prefix: TopicPrefix = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tokens_file: Annotated[
+        Path | None,
+        typer.Option(help="Producer tokens: 'NAME TOKEN' or 'NAME sha256:HEX' per line "
+        "(env SPENDWATCH_INGEST_TOKENS_FILE)."),
+    ] = None,
+) -> None:
+    """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
+    from aiohttp import web
+
+    from streams.ingest_http import create_ingest_app
+    from streams.tokens import ProducerTokens
+    from streams.topics import ensure_topics_sync
+
+    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    tokens = ProducerTokens.load(tokens_file)
+    if not tokens.enabled:
+        typer.echo("warning: no producer tokens configured; /v1/usage accepts anyone", err=True)
+    ensure_topics_sync(settings)
+    web.run_app(create_ingest_app(settings, tokens), host=host, port=port, print=None)
+
+
+@app.command()
+def produce(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file of usage events ('-' for stdin).")],
+    bootstrap: Bootstrap = None,
+    topic_prefix: TopicPrefix = None,
+    batch: Annotated[int, typer.Option(help="Events per Kafka message.")] = 1000,
+) -> None:
+    """Replay a file of events to the usage topic. Invalid lines are reported and skipped."""
+    import asyncio
+
+    from streams.replay import replay_file
+
+    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
+    with stream:
+        sent, invalid = asyncio.run(replay_file(stream, settings, batch))
+    typer.echo(f"sent {sent} events; {invalid} invalid lines skipped", err=True)
+    raise typer.Exit(1 if invalid else 0)
+
+
+token_app = typer.Typer(help="Producer tokens for the HTTP ingest.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("hash")
+def token_hash(
+    name: Annotated[str, typer.Argument(help="Producer name.")],
+) -> None:
+    """Read a token on stdin and print the 'NAME sha256:HEX' line for a tokens file."""
+    from streams.tokens import token_digest
+
+    token = sys.stdin.readline().strip()
+    if not token:
+        raise typer.BadParameter("no token on stdin")
+    typer.echo(f"{name} sha256:{token_digest(token)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""HTTP ingest for gateways and non-Python producers: ``POST /v1/usage``.
+
+The body is one event, a JSON array of events or a ``UsageBatch`` envelope. Every item
+is checked exactly as the worker checks it; valid items go to the usage topic (grouped
+per partition, as ``UsageProducer`` does) and rejected items to the dead-letter topic,
+and the answer names each rejected item's index, field path and problem.
+
+Answers: 202 when at least one event was accepted (with ``accepted``, ``rejected`` and
+``errors``), 401 without a valid bearer token, 413 over the body limit, 422 when nothing
+in the body was a valid event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+
+from schemas.decode import Decoded, EventDecoder
+from streams.dead_letter import dead_letter_record
+from streams.producer import encode_batch, partition_for
+from streams.settings import WorkerSettings
+from streams.tokens import ProducerTokens
+
+log = logging.getLogger(__name__)
+
+PRODUCER_KEY = web.AppKey("producer", AIOKafkaProducer)
+STATE_KEY = web.AppKey("ingest_state", dict)
+
+
+def _error(status: int, problem: str) -> web.Response:
+    return web.json_response({"error": problem}, status=status)
+
+
+async def _publish(request: web.Request, decoded: Decoded, producer_name: str) -> None:
+    producer = request.app[PRODUCER_KEY]
+    state = request.app[STATE_KEY]
+    settings: WorkerSettings = state["settings"]
+    by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for priced in decoded.events:
+        event = priced.event
+        partition = partition_for(event.api_key_id, state["partitions"])
+        by_partition[partition].append(event.model_dump(mode="json", exclude_none=True))
+    sends = [
+        await producer.send(
+            settings.usage_topic,
+            value=encode_batch(events),
+            key=events[0]["api_key_id"].encode(),
+            partition=partition,
+        )
+        for partition, events in by_partition.items()
+    ]
+    now = datetime.now(UTC)
+    for rejected in decoded.rejected:
+        record = dead_letter_record(
+            rejected,
+            source_topic=f"http:/v1/usage producer={producer_name}",
+            partition=None,
+            offset=None,
+            received_at=now,
+        )
+        sends.append(await producer.send(settings.dlq_topic, value=record))
+    for future in sends:
+        await future
+
+
+async def post_usage(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    tokens: ProducerTokens = state["tokens"]
+    producer_name = "anonymous"
+    if tokens.enabled:
+        found = tokens.producer_for(request.headers.get("Authorization"))
+        if found is None:
+            return _error(401, "missing or unknown bearer token")
+        producer_name = found
+    limit = state["settings"].max_message_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _error(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"body exceeds the limit of {limit} bytes")
+    decoder: EventDecoder = state["decoder"]
+    decoded = decoder.decode(body, datetime.now(UTC))
+    errors = [
+        {"index": r.index, "errors": [e.as_dict() for e in r.errors]} for r in decoded.rejected
+    ]
+    if decoded.rejected and decoded.rejected[0].index is None and not decoded.events:
+        if "exceeds the limit" in decoded.rejected[0].reason:
+            return _error(413, decoded.rejected[0].reason)
+    await _publish(request, decoded, producer_name)
+    body_out = {"accepted": len(decoded.events), "rejected": len(decoded.rejected), "errors": errors}
+    status = 202 if decoded.events else 422
+    return web.json_response(body_out, status=status)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def create_ingest_app(
+    settings: WorkerSettings, tokens: ProducerTokens, decoder: EventDecoder | None = None
+) -> web.Application:
+    app = web.Application(client_max_size=settings.max_message_bytes)
+    app[STATE_KEY] = {
+        "settings": settings,
+        "tokens": tokens,
+        "decoder": decoder or EventDecoder(limits=settings.decode_limits()),
+        "partitions": settings.partitions,
+    }
+    app.router.add_post("/v1/usage", post_usage)
+    app.router.add_get("/healthz", health)
+
+    async def kafka(app: web.Application) -> Any:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
+            linger_ms=5, max_request_size=settings.max_message_bytes + 65536,
+        )
+        await producer.start()
+        partitions = await producer.partitions_for(settings.usage_topic)
+        app[STATE_KEY]["partitions"] = len(partitions)
+        app[PRODUCER_KEY] = producer
+        yield
+        await producer.stop()
+
+    app.cleanup_ctx.append(kafka)
+    return app

@@ -1,0 +1,49 @@
+"""Runtime settings of a worker: from the command line or ``SPENDWATCH_*`` variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.decode import DecodeLimits
+
+
+class WorkerSettings(BaseSettings):
+    """How a worker reaches Kafka and where it keeps state."""
+
+    model_config = SettingsConfigDict(env_prefix="SPENDWATCH_", frozen=True, extra="ignore")
+
+    bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, host:port[,...]")
+    app_id: str = Field("spendwatch", description="Faust app id: consumer group and topic prefix")
+    topic_prefix: str = Field("spendwatch.", description="Prefix of every topic spendwatch owns")
+    partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
+    data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
+    store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
+    web_host: str = Field("127.0.0.1")
+    web_port: int = Field(6066, ge=0, le=65535)
+    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_future_skew_s: int = Field(300, ge=0)
+    max_age_s: int = Field(7 * 86400, ge=60)
+
+    @property
+    def usage_topic(self) -> str:
+        return f"{self.topic_prefix}usage"
+
+    @property
+    def dlq_topic(self) -> str:
+        return f"{self.topic_prefix}usage-dlq"
+
+    @property
+    def broker_url(self) -> str:
+        hosts = [h if "://" in h else f"kafka://{h}" for h in self.bootstrap.split(",")]
+        return ";".join(hosts)
+
+    def decode_limits(self) -> DecodeLimits:
+        return DecodeLimits(
+            max_message_bytes=self.max_message_bytes,
+            max_future_skew=timedelta(seconds=self.max_future_skew_s),
+            max_age=timedelta(seconds=self.max_age_s),
+        )

@@ -1,0 +1,38 @@
+"""Create spendwatch's own topics with the configured partitions before anything uses them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.settings import WorkerSettings
+
+
+async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> dict[str, int]:
+    """Create the usage and dead-letter topics if missing; return partitions per topic."""
+    wanted = {settings.usage_topic: settings.partitions, settings.dlq_topic: 1}
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=n, replication_factor=1)
+            for name, n in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+        described = await admin.describe_topics(list(wanted))
+        return {d["topic"]: len(d["partitions"]) for d in described}
+    finally:
+        await admin.close()
+
+
+def ensure_topics_sync(settings: WorkerSettings) -> dict[str, int]:
+    return asyncio.run(ensure_topics(settings))

@@ -1,0 +1,23 @@
+"""Start a worker process around the Faust app."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.app import create_app
+from streams.settings import WorkerSettings
+from streams.topics import ensure_topics_sync
+
+
+def run_worker(settings: WorkerSettings, loglevel: str = "info") -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    partitions = ensure_topics_sync(settings)
+    if partitions.get(settings.usage_topic) != settings.partitions:
+        raise SystemExit(
+            f"topic {settings.usage_topic} has {partitions.get(settings.usage_topic)} partitions, "
+            f"but this worker is configured for {settings.partitions} (--partitions)"
+        )
+    handle = create_app(settings)
+    handle.faust_app.finalize()
+    worker = faust.Worker(handle.faust_app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
