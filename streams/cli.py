@@ -40,8 +40,12 @@ def worker(
     from streams.worker import run_worker
 
     settings = _settings(
-        bootstrap=bootstrap, app_id=app_id, topic_prefix=topic_prefix, data_dir=data_dir,
-        web_port=web_port, partitions=partitions,
+        bootstrap=bootstrap,
+        app_id=app_id,
+        topic_prefix=topic_prefix,
+        data_dir=data_dir,
+        web_port=web_port,
+        partitions=partitions,
     )
     run_worker(settings, loglevel=loglevel)
 
@@ -89,8 +93,10 @@ def ingest(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     tokens_file: Annotated[
         Path | None,
-        typer.Option(help="Producer tokens: 'NAME TOKEN' or 'NAME sha256:HEX' per line "
-        "(env SPENDWATCH_INGEST_TOKENS_FILE)."),
+        typer.Option(
+            help="Producer tokens: 'NAME TOKEN' or 'NAME sha256:HEX' per line "
+            "(env SPENDWATCH_INGEST_TOKENS_FILE)."
+        ),
     ] = None,
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""

@@ -89,11 +89,15 @@ async def post_usage(request: web.Request) -> web.Response:
     errors = [
         {"index": r.index, "errors": [e.as_dict() for e in r.errors]} for r in decoded.rejected
     ]
-    if decoded.rejected and decoded.rejected[0].index is None and not decoded.events:
-        if "exceeds the limit" in decoded.rejected[0].reason:
-            return _error(413, decoded.rejected[0].reason)
+    whole = decoded.rejected[0] if decoded.rejected and not decoded.events else None
+    if whole is not None and whole.index is None and "exceeds the limit" in whole.reason:
+        return _error(413, whole.reason)
     await _publish(request, decoded, producer_name)
-    body_out = {"accepted": len(decoded.events), "rejected": len(decoded.rejected), "errors": errors}
+    body_out = {
+        "accepted": len(decoded.events),
+        "rejected": len(decoded.rejected),
+        "errors": errors,
+    }
     status = 202 if decoded.events else 422
     return web.json_response(body_out, status=status)
 
@@ -117,8 +121,11 @@ def create_ingest_app(
 
     async def kafka(app: web.Application) -> Any:
         producer = AIOKafkaProducer(
-            bootstrap_servers=settings.bootstrap, acks="all", enable_idempotence=True,
-            linger_ms=5, max_request_size=settings.max_message_bytes + 65536,
+            bootstrap_servers=settings.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=settings.max_message_bytes + 65536,
         )
         await producer.start()
         partitions = await producer.partitions_for(settings.usage_topic)

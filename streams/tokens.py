@@ -45,13 +45,15 @@ class ProducerTokens:
     @classmethod
     def parse(cls, text: str, source: str = "tokens") -> ProducerTokens:
         digests: dict[str, str] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            line = line.split("#", 1)[0].strip()
+        for number, raw_line in enumerate(text.splitlines(), start=1):
+            line = raw_line.split("#", 1)[0].strip()
             if not line:
                 continue
             parts = line.split()
             if len(parts) != 2:
-                raise TokenFileError(f"{source}:{number}: expected 'NAME TOKEN' or 'NAME sha256:HEX'")
+                raise TokenFileError(
+                    f"{source}:{number}: expected 'NAME TOKEN' or 'NAME sha256:HEX'"
+                )
             name, secret = parts
             if secret.startswith("sha256:"):
                 digest = secret.removeprefix("sha256:").lower()

@@ -57,8 +57,10 @@ def settings(kafka_bootstrap: str, names: Callable[[str], str]) -> WorkerSetting
 
 
 async def test_sdk_batches_per_partition_and_the_worker_counts_every_event(
-    settings: WorkerSettings, names: Callable[[str], str],
-    spawn_worker: Callable[..., WorkerProcess], make_event: Make,
+    settings: WorkerSettings,
+    names: Callable[[str], str],
+    spawn_worker: Callable[..., WorkerProcess],
+    make_event: Make,
 ) -> None:
     worker = spawn_worker(app_id=names("app"), topic_prefix=settings.topic_prefix, partitions=4)
     events = [make_event(api_key_id=f"sdk-{i % 7}", cost_usd="0.001") for i in range(700)]
@@ -118,8 +120,11 @@ AUTH = {"Authorization": "Bearer s3cret-token"}
 
 
 async def test_http_ingest_accepts_a_batch_and_dead_letters_the_bad_item(
-    ingest: str, settings: WorkerSettings, names: Callable[[str], str],
-    spawn_worker: Callable[..., WorkerProcess], make_event: Make,
+    ingest: str,
+    settings: WorkerSettings,
+    names: Callable[[str], str],
+    spawn_worker: Callable[..., WorkerProcess],
+    make_event: Make,
 ) -> None:
     worker = spawn_worker(app_id=names("app"), topic_prefix=settings.topic_prefix, partitions=4)
     good = [make_event(api_key_id="http-key", cost_usd="0.25") for _ in range(4)]
@@ -130,7 +135,8 @@ async def test_http_ingest_accepts_a_batch_and_dead_letters_the_bad_item(
     assert resp.status == 202
     assert body["accepted"] == 4
     assert body["rejected"] == 1
-    assert body["errors"] == [{"index": 2, "errors": [{"path": "model", "problem": "Field required"}]}]
+    missing_model = {"path": "model", "problem": "Field required"}
+    assert body["errors"] == [{"index": 2, "errors": [missing_model]}]
     row = await wait_for_key(worker, "http-key", 4)
     assert row["calls"] == 4
     assert row["cost_usd"] == "1.000000000"
@@ -168,9 +174,21 @@ def test_produce_command_replays_a_file(
     events = [make_event(api_key_id="file-key") for _ in range(30)]
     path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\nnot json\n")
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "produce", str(path), "--bootstrap",
-         settings.bootstrap, "--topic-prefix", settings.topic_prefix],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "produce",
+            str(path),
+            "--bootstrap",
+            settings.bootstrap,
+            "--topic-prefix",
+            settings.topic_prefix,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 1  # one invalid line
     assert "sent 30 events; 1 invalid" in result.stderr
