@@ -18,6 +18,7 @@ from faust.types import EventT, StreamT
 from schemas.decode import EventDecoder, PricedEvent
 from schemas.pricing import PriceBook
 from streams.dead_letter import dead_letter_record
+from streams.metrics import WorkerMetrics
 from streams.settings import WorkerSettings
 from streams.views import TOTAL_FIELDS, register_views
 
@@ -32,6 +33,7 @@ class SpendwatchApp:
     dlq_topic: Any
     spend_by_key: Any
     decoder: EventDecoder
+    metrics: WorkerMetrics
 
 
 def key_totals(events: list[PricedEvent]) -> dict[str, dict[str, int]]:
@@ -86,7 +88,7 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
     )
     spend = app.Table("spend-by-key", default=None, partitions=settings.partitions)
     decoder = EventDecoder(PriceBook(), settings.decode_limits())
-    handle = SpendwatchApp(app, settings, usage, dlq, spend, decoder)
+    handle = SpendwatchApp(app, settings, usage, dlq, spend, decoder, WorkerMetrics())
 
     async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
@@ -104,6 +106,7 @@ async def _process(handle: SpendwatchApp, event: EventT[bytes]) -> None:
     raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
     now = datetime.now(UTC)
     decoded = handle.decoder.decode(raw, now)
+    handle.metrics.observe(decoded)
     for rejected in decoded.rejected:
         await handle.dlq_topic.send(
             key=message.key,

@@ -40,6 +40,11 @@ def register_views(handle: SpendwatchApp) -> None:
             }
             return self.json({"keys": body})
 
+    @app.page("/metrics")
+    class Metrics(View):
+        async def get(self, request: Request) -> Response:
+            return self.bytes(handle.metrics.exposition(), content_type="text/plain; version=0.0.4")
+
     @app.page("/healthz")
     class Health(View):
         async def get(self, request: Request) -> Response:

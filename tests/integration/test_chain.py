@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -98,11 +97,16 @@ async def test_a_bad_event_goes_to_the_dead_letter_topic_and_its_neighbours_flow
     prefix = names("sw") + "."
     worker = spawn_worker(app_id=names("app"), topic_prefix=prefix, partitions=2)
     good = [make_event(api_key_id="k-good", cost_usd="1.5") for _ in range(3)]
+    unpriced = make_event(api_key_id="k-new", model="brand-new-model")
     bad = make_event(api_key_id="k-good", input_tokens=-5)
     await _produce(
         kafka_bootstrap,
         prefix + "usage",
-        [(b"k-good", orjson.dumps([good[0], bad, good[1], good[2]])), (b"k-x", b'{"event_id": ')],
+        [
+            (b"k-good", orjson.dumps([good[0], bad, good[1], good[2]])),
+            (b"k-x", b'{"event_id": '),
+            (b"k-new", orjson.dumps(unpriced)),
+        ],
     )
     consumer = AIOKafkaConsumer(
         prefix + "usage-dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
@@ -130,5 +134,13 @@ async def test_a_bad_event_goes_to_the_dead_letter_topic_and_its_neighbours_flow
     got = await _wait_for(lambda: worker.get("/v1/spend/keys")["keys"].get("k-good"))
     assert got["calls"] == 3
     assert got["cost_usd"] == "4.500000000"
-    assert datetime.now(UTC)  # the worker is still alive and serving
-    assert worker.get("/healthz")["status"] == "ok"
+    new = await _wait_for(lambda: worker.get("/v1/spend/keys")["keys"].get("k-new"))
+    assert new["calls"] == 1
+    assert new["cost_nanos"] == 0
+    metrics = worker.get_text("/metrics")
+    assert (
+        'spendwatch_unpriced_events_total{model="brand-new-model",provider="openai"} 1.0' in metrics
+    )
+    assert 'spendwatch_rejected_total{path="input_tokens"} 1.0' in metrics
+    assert 'spendwatch_rejected_total{path="message"} 1.0' in metrics
+    assert 'spendwatch_events_total{cost_source="reported"} 3.0' in metrics

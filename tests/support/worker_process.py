@@ -86,6 +86,10 @@ class WorkerProcess:
         with urllib.request.urlopen(self.url + path, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def get_text(self, path: str) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+            return str(resp.read().decode())
+
     def log_tail(self, lines: int = 60) -> str:
         if not self.log_path.exists():
             return ""
