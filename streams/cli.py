@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -132,6 +133,59 @@ def produce(
         sent, invalid = asyncio.run(replay_file(stream, settings, batch))
     typer.echo(f"sent {sent} events; {invalid} invalid lines skipped", err=True)
     raise typer.Exit(1 if invalid else 0)
+
+
+@app.command()
+def generate(
+    bootstrap: Bootstrap = None,
+    topic_prefix: TopicPrefix = None,
+    rate: Annotated[float, typer.Option(help="Mean weekday calls per second, whole org.")] = 50.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds of traffic (live: until Ctrl-C when unset).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write simulated time to this JSON Lines file instead of Kafka."),
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option(help="Simulated start (with --out); default: ends now.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same events.")] = 0,
+    teams: Annotated[int, typer.Option(help="Number of teams.")] = 5,
+    incident: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject an incident (repeatable): KIND:TARGET:START_S:DURATION_S[:FACTOR]."
+        ),
+    ] = None,
+) -> None:
+    """Produce realistic synthetic traffic (daily and weekly rhythm, many keys, teams, apps
+    and models), optionally with injected incidents."""
+    import asyncio
+    from datetime import UTC, timedelta
+
+    from streams.generate_cmd import parse_incident, send_live, write_simulated
+    from streams.synthetic import TrafficProfile
+
+    try:
+        incidents = [parse_incident(spec) for spec in incident or []]
+        profile = TrafficProfile(seed=seed, teams=teams, calls_per_second=rate)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if out is not None:
+        if duration is None:
+            raise typer.BadParameter("--out needs --duration")
+        begin = (start or datetime.now(UTC) - timedelta(seconds=duration)).astimezone(UTC)
+        with out.open("wb") as sink:
+            written = write_simulated(sink, profile, incidents, begin, duration)
+        typer.echo(f"wrote {written} events to {out}", err=True)
+        return
+    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    try:
+        sent = asyncio.run(send_live(settings, profile, incidents, duration))
+    except KeyboardInterrupt:
+        return
+    typer.echo(f"sent {sent} events to {settings.usage_topic}", err=True)
 
 
 token_app = typer.Typer(help="Producer tokens for the HTTP ingest.", no_args_is_help=True)

@@ -1,0 +1,485 @@
+"""Synthetic LLM usage traffic: a seeded, vectorised model of an organisation's API calls.
+
+For demos, tests and benchmarks; pure Python and numpy. Teams own apps, apps own API
+keys (the last key of an app is its staging key), and each app has a model mix, token
+distributions, features and error rate. Calls arrive as a Poisson process whose rate
+follows a diurnal and a weekly pattern, held constant within each 60-second chunk.
+
+Every chunk draws from its own random stream (seed, chunk), so any slicing of time gives
+the same events: ``events_between(a, b) + events_between(b, c) == events_between(a, c)``.
+Incidents draw extra calls from streams of their own and only edit the baseline calls in
+place, so a run with incidents equals the same seed's baseline plus the incident's effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas.money import nanos_to_usd
+from schemas.pricing import CostSource, PriceBook
+
+Model = tuple[str, str]
+"""(provider, model), as in genai-prices."""
+Ints = npt.NDArray[np.int64]
+IncidentKind = Literal["runaway_loop", "leaked_key", "model_switch", "prompt_bloat"]
+
+CHUNK_MS = 60_000
+DEFAULT_START = datetime(2025, 6, 2, tzinfo=UTC)
+"""A Monday, midnight UTC."""
+OPUS: Model = ("anthropic", "claude-opus-4-1")
+_4O, _4O_MINI = ("openai", "gpt-4o"), ("openai", "gpt-4o-mini")
+_41_MINI, _SONNET = ("openai", "gpt-4.1-mini"), ("anthropic", "claude-sonnet-4-5")
+_HAIKU, _FLASH = ("anthropic", "claude-haiku-4-5"), ("gcp.gemini", "gemini-2.5-flash")
+_PRO = ("gcp.gemini", "gemini-2.5-pro")
+UPGRADES: dict[Model, Model] = {
+    _4O_MINI: _4O,
+    _41_MINI: ("openai", "gpt-4.1"),
+    _HAIKU: _SONNET,
+    _FLASH: _PRO,
+}
+"""Where ``model_switch`` takes each model by default; any other model goes to OPUS."""
+STATUSES = ("error", "timeout", "rate_limited", "ok")
+_ERROR_CUM = np.array([0.5, 0.7, 1.0])
+"""Cumulative shares of error, timeout and rate_limited among failed calls."""
+_COLUMNS = ("stream", "seq", "model", "src", "feat", "inp", "out", "cr", "cw", "code", "lat")
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    models: tuple[Model, ...]
+    input_tokens: tuple[float, float]
+    """Median and sigma of a lognormal."""
+    output_tokens: tuple[float, float]
+    cache: tuple[float, float]
+    """Probability a call reads the prompt cache, and the share of its input read."""
+    features: tuple[str | None, ...]
+    unit: tuple[str, float] | None = None
+    """Unit name and the mean of (units per call - 1)."""
+
+
+KINDS: dict[str, _Kind] = {
+    "rerank": _Kind((_4O_MINI, _41_MINI, _FLASH, _HAIKU), (1800, 0.5), (40, 0.4), (0, 0),
+                    ("query-rerank", "snippet-rerank")),
+    "chat": _Kind((_4O, _SONNET, _41_MINI, _FLASH), (1500, 0.8), (350, 0.7), (0.6, 0.7),
+                  ("answer", "follow-up", "feedback")),
+    "agent": _Kind((_SONNET, _4O, _PRO), (9000, 0.9), (900, 0.8), (0.85, 0.8),
+                   ("plan", "tool-call", "final-answer")),
+    "summarize": _Kind((_4O_MINI, _HAIKU, _FLASH), (6000, 0.7), (400, 0.5), (0, 0),
+                       ("summary", "digest"), ("documents", 0.0)),
+    "extract": _Kind((_41_MINI, _FLASH, _4O), (3000, 0.6), (250, 0.5), (0.3, 0.5),
+                     ("fields", "tables"), ("pages", 4.0)),
+    "classify": _Kind((_4O_MINI, _FLASH, _HAIKU), (500, 0.5), (8, 0.3), (0, 0),
+                      ("label", "route")),
+    "generate": _Kind((_4O, _SONNET, _PRO), (1200, 0.6), (700, 0.6), (0.2, 0.5),
+                      ("draft", "rewrite")),
+}  # fmt: skip
+_LEAKED = _Kind((OPUS,), (4000, 0.6), (1500, 0.5), (0, 0), (None,))
+TEAMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "search": (("search-rerank", "rerank"), ("search-answers", "chat"),
+               ("query-rewrite", "classify"), ("result-summaries", "summarize")),
+    "support": (("support-bot", "chat"), ("ticket-summarizer", "summarize"),
+                ("ticket-router", "classify"), ("support-agent", "agent")),
+    "research": (("eval-harness", "generate"), ("paper-digest", "summarize"),
+                 ("research-agent", "agent"), ("dataset-labeler", "classify")),
+    "growth": (("email-writer", "generate"), ("crm-enrichment", "extract"),
+               ("lead-scoring", "classify"), ("seo-pages", "generate")),
+    "platform": (("code-review-bot", "agent"), ("incident-summarizer", "summarize"),
+                 ("log-triage", "classify"), ("docs-assistant", "chat")),
+    "legal": (("contract-review", "extract"), ("policy-qa", "chat"),
+              ("nda-summarizer", "summarize"), ("clause-search", "rerank")),
+    "finance": (("invoice-parser", "extract"), ("expense-classifier", "classify"),
+                ("report-writer", "generate"), ("forecast-notes", "summarize")),
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficProfile:
+    """The organisation and its traffic. ``calls_per_second`` is the mean weekday rate."""
+
+    seed: int = 0
+    teams: int = 5
+    apps_per_team: int = 3
+    keys_per_app: int = 2
+    calls_per_second: float = 20.0
+    peak_hour: float = 14.0
+    peak_to_trough: float = 6.0
+    utc_offset_hours: float = 0.0
+    """Local time of the diurnal and weekly patterns (UTC by default)."""
+    weekend_factor: float = 0.3
+    staging_share: float = 0.1
+    """Share of an app's calls on its staging key (apps with two keys or more)."""
+    error_rate: float = 0.02
+    reported_cost_share: float = 0.03
+    """Share of calls that carry ``cost_usd`` (a decimal string) instead of tokens only."""
+    timestamp_format: Literal["rfc3339", "epoch_ms"] = "rfc3339"
+
+    def __post_init__(self) -> None:
+        if min(self.teams, self.apps_per_team, self.keys_per_app) < 1:
+            raise ValueError("teams, apps_per_team and keys_per_app must be at least 1")
+        if self.calls_per_second < 0 or self.peak_to_trough < 1 or self.weekend_factor < 0:
+            raise ValueError("need calls_per_second >= 0, peak_to_trough >= 1, weekend >= 0")
+        if not all(
+            0 <= p <= 1 for p in (self.staging_share, self.error_rate, self.reported_cost_share)
+        ):
+            raise ValueError("staging_share, error_rate and reported_cost_share are in [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class AppSpec:
+    team: str
+    name: str
+    kind: str
+    models: tuple[tuple[Model, float], ...]
+    """Model mix, primary model first; weights sum to 1."""
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    api_key_id: str
+    team: str
+    app: str
+    environment: str
+    share: float
+    """Share of the organisation's baseline calls."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """An anomaly injected ``start_s`` seconds after the generator's start."""
+
+    kind: IncidentKind
+    start_s: float
+    duration_s: float
+    target: str
+    """The key (runaway_loop), the app (model_switch, prompt_bloat) or the new key id."""
+    factor: float
+    """Rate multiplier, new key's calls per second, share switched, or input multiplier."""
+    model: Model | None = None
+
+    @classmethod
+    def runaway_loop(
+        cls, key: str, start_s: float, duration_s: float, factor: float = 30.0
+    ) -> Incident:
+        return cls("runaway_loop", start_s, duration_s, key, factor)
+
+    @classmethod
+    def leaked_key(
+        cls,
+        start_s: float,
+        duration_s: float,
+        key: str = "key-leaked-1",
+        calls_per_second: float = 5.0,
+        model: Model = OPUS,
+    ) -> Incident:
+        return cls("leaked_key", start_s, duration_s, key, calls_per_second, model)
+
+    @classmethod
+    def model_switch(
+        cls,
+        app: str,
+        start_s: float,
+        duration_s: float,
+        model: Model | None = None,
+        share: float = 1.0,
+    ) -> Incident:
+        return cls("model_switch", start_s, duration_s, app, share, model)
+
+    @classmethod
+    def prompt_bloat(
+        cls, app: str, start_s: float, duration_s: float, factor: float = 8.0
+    ) -> Incident:
+        return cls("prompt_bloat", start_s, duration_s, app, factor)
+
+    def window_ms(self) -> tuple[int, int]:
+        return round(self.start_s * 1000), round((self.start_s + self.duration_s) * 1000)
+
+
+class Batch(NamedTuple):
+    start: datetime
+    end: datetime
+    events: list[dict[str, Any]]
+
+
+def build_org(profile: TrafficProfile) -> tuple[tuple[AppSpec, ...], tuple[KeySpec, ...]]:
+    """The teams' apps and keys, drawn from the seed."""
+    rng = np.random.default_rng([profile.seed, 1])
+    names = list(TEAMS)[: profile.teams]
+    names += [f"team-{i + 1}" for i in range(len(names), profile.teams)]
+    apps: list[AppSpec] = []
+    keys: list[KeySpec] = []
+    kpa = profile.keys_per_app
+    for team in names:
+        for a in range(profile.apps_per_team):
+            catalogue = TEAMS.get(team, ())
+            name, kind = (
+                catalogue[a]
+                if a < len(catalogue)
+                else (f"{team}-app-{a + 1}", list(KINDS)[int(rng.integers(len(KINDS)))])
+            )
+            pool = KINDS[kind].models
+            picks = rng.choice(len(pool), int(rng.integers(1, 4)), replace=False)
+            mix = np.sort(rng.dirichlet(np.full(len(picks), 2.0)))[::-1]
+            app_weight = float(rng.lognormal(0.0, 0.8))
+            split = (
+                [1.0]
+                if kpa == 1
+                else [
+                    *(rng.dirichlet(np.full(kpa - 1, 4.0)) * (1 - profile.staging_share)),
+                    profile.staging_share,
+                ]
+            )
+            ids = tuple(f"key-{team}-{a * kpa + j + 1}" for j in range(kpa))
+            apps.append(
+                AppSpec(
+                    team,
+                    name,
+                    kind,
+                    tuple((pool[p], round(float(w), 4)) for p, w in zip(picks, mix, strict=True)),
+                    ids,
+                )
+            )
+            for j, key in enumerate(ids):
+                env = "staging" if kpa > 1 and j == kpa - 1 else "prod"
+                keys.append(KeySpec(key, team, name, env, app_weight * float(split[j])))
+    total = sum(k.share for k in keys)
+    keys = [KeySpec(k.api_key_id, k.team, k.app, k.environment, k.share / total) for k in keys]
+    return tuple(apps), tuple(keys)
+
+
+class TrafficGenerator:
+    """Deterministic synthetic usage events for a profile, with incidents injected."""
+
+    def __init__(
+        self,
+        profile: TrafficProfile,
+        incidents: Sequence[Incident] = (),
+        start: datetime = DEFAULT_START,
+        price_book: PriceBook | None = None,
+    ) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start needs a zone")
+        self.profile, self.incidents, self.start = profile, tuple(incidents), start
+        self.apps, self.keys = build_org(profile)
+        self._prices = price_book or PriceBook()
+        self._start_ms = round(start.timestamp() * 1000)
+        self._cache: dict[int, dict[str, Any]] = {}
+        key_index = {k.api_key_id: i for i, k in enumerate(self.keys)}
+        app_index = {a.name: i for i, a in enumerate(self.apps)}
+        for inc in self.incidents:
+            if inc.duration_s <= 0 or inc.factor < 0:
+                raise ValueError(f"{inc.kind}: duration must be > 0 and factor >= 0")
+            if inc.kind == "leaked_key":
+                bad = inc.target in key_index
+            else:
+                bad = inc.target not in (key_index if inc.kind == "runaway_loop" else app_index)
+            if bad:
+                raise ValueError(f"{inc.kind}: bad target {inc.target!r}")
+        leaked = [i for i in self.incidents if i.kind == "leaked_key"]
+        rows = [(KINDS[a.kind], a.models) for a in self.apps]
+        rows += [(_LEAKED, ((i.model or OPUS, 1.0),)) for i in leaked]
+        models = [m for _, mix in rows for m, _ in mix] + [OPUS, *UPGRADES.values()]
+        models = list(dict.fromkeys(models + [i.model for i in self.incidents if i.model]))
+        midx = {m: i for i, m in enumerate(models)}
+        self._models = [{"provider": p, "model": m} for p, m in models]
+        self._mix_cum = np.full((len(rows), max(len(mix) for _, mix in rows)), 2.0)
+        self._mix_idx = np.zeros(self._mix_cum.shape, dtype=np.int64)
+        for r, (_, mix) in enumerate(rows):
+            cum = np.cumsum([w for _, w in mix])
+            self._mix_cum[r, : len(mix)] = np.append(cum[:-1] / cum[-1], 1.0)
+            self._mix_idx[r, : len(mix)] = [midx[m] for m, _ in mix]
+        self._upgrade = np.array([midx[UPGRADES.get(m, OPUS)] for m in models])
+        params = np.array(
+            [
+                (*np.log([k.input_tokens[0], k.output_tokens[0]]), k.input_tokens[1],
+                 k.output_tokens[1], *k.cache, len(k.features), k.unit[1] if k.unit else -1)
+                for k, _ in rows
+            ]
+        )  # fmt: skip
+        self._in_mu, self._out_mu, self._in_sig, self._out_sig = params[:, :4].T
+        self._hit, self._cshare, self._nfeat, self._unit_extra = params[:, 4:].T
+        self._unit_name = [k.unit[0] if k.unit else "" for k, _ in rows]
+        self._src_row = np.array(
+            [app_index[k.app] for k in self.keys] + list(range(len(self.apps), len(rows)))
+        )
+        self._shares = np.array([k.share for k in self.keys])
+        self._tpl = [
+            [
+                {"api_key_id": k.api_key_id, "team": k.team, "app": k.app,
+                 "environment": k.environment, "feature": f}
+                for f in KINDS[self.apps[app_index[k.app]].kind].features
+            ]
+            for k in self.keys
+        ] + [[{"api_key_id": i.target}] for i in leaked]  # fmt: skip
+        leaked_src = iter(range(len(self.keys), len(self._tpl)))
+        self._inc_src = [
+            next(leaked_src) if i.kind == "leaked_key" else key_index.get(i.target, -1)
+            for i in self.incidents
+        ]
+        self._inc_row = [app_index.get(i.target, -1) for i in self.incidents]
+        self._switch_to = [midx[i.model] if i.model else -1 for i in self.incidents]
+
+    def rate_at(self, when: datetime | float) -> float:
+        """The organisation's baseline calls per second at an instant (no incidents)."""
+        return self._rate(self._ms(when))
+
+    def _rate(self, rel_ms: float) -> float:
+        p = self.profile
+        hours = (self._start_ms + rel_ms) / 3_600_000 + p.utc_offset_hours
+        kappa = np.log(p.peak_to_trough) / 2
+        diurnal = np.exp(kappa * np.cos(2 * np.pi * (hours - p.peak_hour) / 24)) / np.i0(kappa)
+        weekend = (int(hours // 24) + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+        return float(p.calls_per_second * diurnal * (p.weekend_factor if weekend else 1.0))
+
+    def _ms(self, when: datetime | float) -> int:
+        if isinstance(when, datetime):
+            return (when - self.start) // timedelta(milliseconds=1)
+        return round(when * 1000)
+
+    def _draw(
+        self, rng: np.random.Generator, src: Ints, lo: int, hi: int, stream: int, pinned: bool
+    ) -> dict[str, Any]:
+        n, row = len(src), self._src_row[src]
+        slot = (rng.random(n)[:, None] > self._mix_cum[row]).sum(axis=1)
+        model = self._mix_idx[row, 0] if pinned else self._mix_idx[row, slot]
+        z = rng.standard_normal((3, n))
+        inp = np.clip(np.rint(np.exp(self._in_mu[row] + self._in_sig[row] * z[0])), 1, 2e6)
+        out = np.clip(np.rint(np.exp(self._out_mu[row] + self._out_sig[row] * z[1])), 1, 2e5)
+        cached = np.floor(inp * self._cshare[row] * rng.uniform(0.6, 1.0, n))
+        hit, u = rng.random(n) < self._hit[row], rng.random(n)
+        code = np.searchsorted(_ERROR_CUM * self.profile.error_rate, rng.random(n), "right")
+        return {
+            "ms": rng.integers(lo, hi, n),
+            "src": src,
+            "row": row,
+            "model": model,
+            "inp": inp,
+            "out": np.where(code < 3, 0, out),
+            "code": code,
+            "cr": np.where(hit, cached, 0),
+            "cw": np.where(~hit & (u < self._hit[row] * 0.3), cached, 0),
+            "feat": (rng.random(n) ** 2 * self._nfeat[row]).astype(np.int64),
+            "units": 1 + rng.poisson(np.maximum(self._unit_extra[row], 0)),
+            "reported": rng.random(n) < self.profile.reported_cost_share,
+            "switch_u": rng.random(n),
+            "lat_noise": np.exp(0.3 * z[2]),
+            "stream": np.full(n, stream),
+            "seq": np.arange(n),
+        }
+
+    def _chunk(self, k: int) -> dict[str, Any]:
+        if k in self._cache:
+            return self._cache[k]
+        lo, hi = k * CHUNK_MS, (k + 1) * CHUNK_MS
+        zk = 2 * k if k >= 0 else -2 * k - 1
+        rate = self._rate((lo + hi) / 2)
+        rng = np.random.default_rng([self.profile.seed, 2, zk, 0])
+        counts = rng.poisson(self._shares * rate * CHUNK_MS / 1000)
+        parts = [self._draw(rng, np.repeat(np.arange(len(counts)), counts), lo, hi, 0, False)]
+        for i, inc in enumerate(self.incidents):
+            start, end = inc.window_ms()
+            a, b = max(lo, start), min(hi, end)
+            if a >= b or inc.kind not in ("runaway_loop", "leaked_key"):
+                continue
+            irng = np.random.default_rng([self.profile.seed, 2, zk, i + 1])
+            src = self._inc_src[i]
+            lam = (
+                inc.factor
+                if inc.kind == "leaked_key"
+                else rate * self._shares[src] * (inc.factor - 1)
+            )
+            n = int(irng.poisson(max(lam, 0.0) * (b - a) / 1000))
+            parts.append(self._draw(irng, np.full(n, src), a, b, i + 1, True))
+        c = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        for i, inc in enumerate(self.incidents):
+            a, b = inc.window_ms()
+            hit = (c["row"] == self._inc_row[i]) & (c["ms"] >= a) & (c["ms"] < b)
+            if inc.kind == "model_switch":
+                hit &= c["switch_u"] < inc.factor
+                to = self._switch_to[i]
+                c["model"][hit] = to if to >= 0 else self._upgrade[c["model"][hit]]
+            elif inc.kind == "prompt_bloat":
+                c["inp"][hit] = np.rint(c["inp"][hit] * inc.factor)
+        limited = c["code"] == 2  # rate limited: no tokens
+        for name in ("inp", "cr", "cw"):
+            c[name] = np.where(limited, 0, c[name]).astype(np.int64)
+        c["out"] = c["out"].astype(np.int64)
+        c["lat"] = np.round(
+            np.where(limited, 40.0, 150 + 0.02 * c["inp"] + 14 * c["out"]) * c["lat_noise"], 1
+        )
+        order = np.argsort(c["ms"], kind="stable")
+        c = {name: v[order] for name, v in c.items()}
+        self._cache[k] = c
+        if len(self._cache) > 4:
+            del self._cache[next(iter(self._cache))]
+        return c
+
+    def events_between(self, t0: datetime | float, t1: datetime | float) -> list[dict[str, Any]]:
+        """Events with t0 <= timestamp < t1 (datetimes, or seconds after ``start``)."""
+        lo, hi = self._ms(t0), self._ms(t1)
+        events: list[dict[str, Any]] = []
+        for k in range(lo // CHUNK_MS, -(-hi // CHUNK_MS)):
+            c = self._chunk(k)
+            i, j = np.searchsorted(c["ms"], [lo, hi])
+            if i < j:
+                events.extend(self._dicts(k, c, int(i), int(j)))
+        return events
+
+    def _dicts(self, k: int, c: dict[str, Any], i: int, j: int) -> list[dict[str, Any]]:
+        col = {name: v[i:j] for name, v in c.items()}
+        ms = col["ms"] + self._start_ms
+        stamps = (
+            np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+            if self.profile.timestamp_format == "rfc3339"
+            else ms
+        ).tolist()
+        prefix, tpl, mtpl = f"sw{self.profile.seed:x}-{k:x}-", self._tpl, self._models
+        columns = [col[name].tolist() for name in _COLUMNS]
+        events = [
+            {
+                "event_id": f"{prefix}{st}-{sq}",
+                "timestamp": ts,
+                **mtpl[m],
+                **tpl[s][f],
+                "input_tokens": a,
+                "output_tokens": b,
+                "cache_read_tokens": cr,
+                "cache_write_tokens": cw,
+                "status": STATUSES[code],
+                "latency_ms": lat,
+            }
+            for ts, st, sq, m, s, f, a, b, cr, cw, code, lat in zip(stamps, *columns, strict=True)
+        ]
+        for x in np.flatnonzero(self._unit_extra[col["row"]] >= 0).tolist():
+            events[x]["units"] = {self._unit_name[col["row"][x]]: int(col["units"][x])}
+        for x in np.flatnonzero(col["reported"]).tolist():
+            ev = events[x]
+            when = datetime.fromtimestamp(ms[x] / 1000, UTC)
+            tokens = (
+                ev[f"{name}_tokens"] for name in ("input", "output", "cache_read", "cache_write")
+            )
+            nanos, source = self._prices.price(ev["provider"], ev["model"], when, *tokens)
+            if source is CostSource.COMPUTED:
+                ev["cost_usd"] = str(nanos_to_usd(nanos))
+        return events
+
+    def iter_batches(
+        self, duration_s: float, step_s: float, offset_s: float = 0.0
+    ) -> Iterator[Batch]:
+        """Consecutive windows of simulated time from ``start + offset_s``, as fast as possible."""
+        if step_s <= 0:
+            raise ValueError("step_s must be positive")
+        steps = int(np.ceil(duration_s / step_s - 1e-9))
+        for n in range(steps):
+            a, b = offset_s + n * step_s, min(offset_s + (n + 1) * step_s, offset_s + duration_s)
+            yield Batch(
+                self.start + timedelta(seconds=a),
+                self.start + timedelta(seconds=b),
+                self.events_between(a, b),
+            )
