@@ -65,14 +65,18 @@ class PricedEvent:
         return data
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    items: list[Any]
+    single: bool
+    """The message was one bare event: its bytes are that event's original."""
+    rejected: Rejected | None
+
+
 @dataclass(slots=True)
 class Decoded:
     events: list[PricedEvent] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-
-
-def _whole(raw: bytes, problem: str, path: str = "") -> Decoded:
-    return Decoded(rejected=[Rejected(raw, (FieldError(path, problem),))])
 
 
 def _load(raw: bytes) -> tuple[Any, str | None]:
@@ -138,32 +142,42 @@ class EventDecoder:
         self.prices = prices or PriceBook()
         self.limits = limits or DecodeLimits()
 
-    def decode(self, raw: bytes, now: datetime) -> Decoded:
+    def split(self, raw: bytes) -> Split:
+        """Parse a message into its items, or reject it whole."""
         if len(raw) > self.limits.max_message_bytes:
-            return _whole(
-                raw,
+            too_big = (
                 f"message of {len(raw)} bytes exceeds the limit of "
-                f"{self.limits.max_message_bytes} bytes",
+                f"{self.limits.max_message_bytes} bytes"
             )
+            return Split([], False, Rejected(raw, (FieldError("", too_big),)))
         doc, problem = _load(raw)
         if problem is not None:
-            return _whole(raw, problem)
+            return Split([], False, Rejected(raw, (FieldError("", problem),)))
         items, error = _items(doc)
         if error is not None or items is None:
-            return Decoded(rejected=[Rejected(raw, (error or FieldError("", "no events"),))])
+            return Split([], False, Rejected(raw, (error or FieldError("", "no events"),)))
         single = not isinstance(doc, list) and not (isinstance(doc, dict) and "events" in doc)
+        return Split(items, single, None)
+
+    def decode(self, raw: bytes, now: datetime) -> Decoded:
+        split = self.split(raw)
+        if split.rejected is not None:
+            return Decoded(rejected=[split.rejected])
         out = Decoded()
-        for index, item in enumerate(items):
-            self._decode_item(item, None if single else index, raw if single else None, now, out)
+        for index, item in enumerate(split.items):
+            if split.single:
+                self.decode_item(item, None, raw, now, out)
+            else:
+                self.decode_item(item, index, None, now, out)
         return out
 
     def decode_items(self, items: list[Any], now: datetime) -> Decoded:
         out = Decoded()
         for index, item in enumerate(items):
-            self._decode_item(item, index, None, now, out)
+            self.decode_item(item, index, None, now, out)
         return out
 
-    def _decode_item(
+    def decode_item(
         self, item: Any, index: int | None, raw: bytes | None, now: datetime, out: Decoded
     ) -> None:
         def reject(*errors: FieldError) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -67,6 +67,8 @@ class _ModelEntry:
     """Prices change within a day (off-peak pricing): cards are cached per minute."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_ORDINAL = _EPOCH.toordinal()
 _Regime = tuple[tuple[int, ...], tuple[PriceCard, ...]]
 _UNPRICED: _Regime = ((), ())
 _BY_MINUTE: _Regime = ((-1,), ())
@@ -149,6 +151,26 @@ class PriceBook:
         if regime is _BY_MINUTE:
             minute_key = (*day_key, when.hour * 60 + when.minute)
             regime = self._regimes.get(minute_key) or self._resolve_minute(minute_key, when)
+        thresholds, cards = regime
+        if len(cards) == 1:
+            return cards[0]
+        if not cards:
+            return None
+        return cards[bisect.bisect_left(thresholds, input_tokens)]
+
+    def card_at_minute(
+        self, provider: str, model: str, minute: int, input_tokens: int = 0
+    ) -> PriceCard | None:
+        """``card`` for a call in epoch minute ``minute`` (the worker's hot path)."""
+        day_key = (provider, model, _EPOCH_ORDINAL + minute // 1440)
+        regime = self._regimes.get(day_key)
+        if regime is None:
+            regime = self._resolve_day(day_key, _EPOCH + timedelta(minutes=minute))
+        if regime is _BY_MINUTE:
+            minute_key = (*day_key, minute % 1440)
+            regime = self._regimes.get(minute_key) or self._resolve_minute(
+                minute_key, _EPOCH + timedelta(minutes=minute)
+            )
         thresholds, cards = regime
         if len(cards) == 1:
             return cards[0]

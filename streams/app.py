@@ -1,55 +1,60 @@
-"""The Faust app: topics, tables and agents wired from settings.
+"""The Faust app: topics, tables and the two agents, wired from settings.
 
-Only ``streams/`` imports Faust. The app decodes usage messages with ``schemas``' decoder,
-sends rejected items to the dead-letter topic, and keeps per-key spend in a changelogged
-table written once per key per message, never once per event.
+Only ``streams/`` imports Faust. Usage messages (keyed by ``api_key_id``) feed the
+``ingest`` agent, which sends per-series partial buckets to the buckets topic; the
+``series`` agent owns each series' rolling state. Both keep their exactly-once
+bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from faust.types import EventT, StreamT
 
-from schemas.decode import EventDecoder, PricedEvent
+from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
-from streams.dead_letter import dead_letter_record
+from streams.fast_decode import RowDecoder
+from streams.ingest_stage import IngestStage
 from streams.metrics import WorkerMetrics
+from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
-from streams.views import TOTAL_FIELDS, register_views
+from streams.views import register_views
 
 
 @dataclass
 class SpendwatchApp:
-    """The Faust app and the handles tests and views need."""
+    """The Faust app and the handles views and tests need."""
 
     faust_app: faust.App
     settings: WorkerSettings
-    usage_topic: Any
-    dlq_topic: Any
-    spend_by_key: Any
-    decoder: EventDecoder
     metrics: WorkerMetrics
+    ingest: IngestStage
+    series: SeriesStage
 
 
-def key_totals(events: list[PricedEvent]) -> dict[str, dict[str, int]]:
-    """Sum one message's events per api_key_id."""
-    totals: dict[str, dict[str, int]] = {}
-    for priced in events:
-        ev = priced.event
-        row = totals.get(ev.api_key_id)
-        if row is None:
-            row = totals[ev.api_key_id] = dict.fromkeys(TOTAL_FIELDS, 0)
-        row["cost_nanos"] += priced.cost_nanos
-        row["calls"] += 1
-        row["input_tokens"] += ev.input_tokens
-        row["output_tokens"] += ev.output_tokens
-        row["errors"] += ev.is_error
-    return totals
+def _raw_topic(app: faust.App, name: str, partitions: int, internal: bool = False) -> Any:
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=internal,
+    )
+
+
+def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
+    """A table of bytes to bytes: keys hash like the producer's (murmur2 of the bytes)."""
+    return app.Table(
+        name,
+        default=None,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+    )
 
 
 def create_app(settings: WorkerSettings) -> SpendwatchApp:
@@ -63,62 +68,41 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
-        broker_max_poll_records=500,
-        stream_buffer_maxsize=4096,
-        producer_linger=0.01,
+        broker_max_poll_records=200,
+        stream_buffer_maxsize=2048,
+        producer_linger=0.005,
         producer_max_batch_size=1_048_576,
+        producer_max_request_size=8 * 1_048_576,
         table_standby_replicas=0,
+        stream_wait_empty=False,
         web_in_thread=False,
     )
-    usage = app.topic(
-        settings.usage_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
+    metrics = WorkerMetrics()
+    usage = _raw_topic(app, settings.usage_topic, settings.partitions)
+    dlq = _raw_topic(app, settings.dlq_topic, 1)
+    buckets = _raw_topic(app, settings.buckets_topic, settings.series_partitions)
+    prices = PriceBook()
+    ingest = IngestStage(
+        settings=settings,
+        decoder=RowDecoder(EventDecoder(prices, settings.decode_limits())),
+        metrics=metrics,
+        dlq_topic=dlq,
+        buckets_topic=buckets,
+        dedup_table=_raw_table(app, "dedup", settings.partitions),
     )
-    dlq = app.topic(
-        settings.dlq_topic,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=1,
+    series = SeriesStage(
+        settings=settings,
+        metrics=metrics,
+        series_table=_raw_table(app, "series", settings.series_partitions),
     )
-    spend = app.Table("spend-by-key", default=None, partitions=settings.partitions)
-    decoder = EventDecoder(PriceBook(), settings.decode_limits())
-    handle = SpendwatchApp(app, settings, usage, dlq, spend, decoder, WorkerMetrics())
+    app.agent(usage, name="ingest")(ingest.run)
+    app.agent(buckets, name="series")(series.run)
 
-    async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
-            await _process(handle, event)
-            yield None
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        ingest.forget_partitions()
+        series.forget_partitions()
 
-    app.agent(usage, name="ingest")(ingest)
-
+    handle = SpendwatchApp(app, settings, metrics, ingest, series)
     register_views(handle)
     return handle
-
-
-async def _process(handle: SpendwatchApp, event: EventT[bytes]) -> None:
-    message = event.message
-    raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
-    now = datetime.now(UTC)
-    decoded = handle.decoder.decode(raw, now)
-    handle.metrics.observe(decoded)
-    for rejected in decoded.rejected:
-        await handle.dlq_topic.send(
-            key=message.key,
-            value=dead_letter_record(
-                rejected,
-                source_topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                received_at=now,
-            ),
-        )
-    for api_key_id, add in key_totals(decoded.events).items():
-        table_key = f"{message.partition}|{api_key_id}"
-        current = handle.spend_by_key.get(table_key) or dict.fromkeys(TOTAL_FIELDS, 0)
-        handle.spend_by_key[table_key] = {f: current[f] + add[f] for f in TOTAL_FIELDS}

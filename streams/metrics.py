@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from schemas.decode import Decoded
+from streams.fast_decode import COMPUTED, REPORTED, UNPRICED, DecodedRows, Row
+
+_SOURCE_NAMES = {REPORTED: "reported", COMPUTED: "computed", UNPRICED: "unpriced"}
 
 
 class WorkerMetrics:
@@ -14,6 +16,8 @@ class WorkerMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.counted_events = 0
+        """Valid, non-duplicate events booked by this process (for /v1/progress)."""
         self.events = Counter(
             "spendwatch_events_total",
             "Valid usage events booked, by how their cost was found.",
@@ -38,25 +42,61 @@ class WorkerMetrics:
             registry=self.registry,
         )
         self.messages = Counter(
-            "spendwatch_messages_total", "Kafka messages consumed.", registry=self.registry
+            "spendwatch_messages_total", "Usage messages consumed.", registry=self.registry
+        )
+        self.duplicates = Counter(
+            "spendwatch_duplicate_events_total",
+            "Events dropped because their event_id was already counted.",
+            registry=self.registry,
+        )
+        self.late = Counter(
+            "spendwatch_late_events_total",
+            "Events later than the allowed lateness, booked in the current bucket.",
+            registry=self.registry,
+        )
+        self.slow_path = Counter(
+            "spendwatch_slow_path_events_total",
+            "Items the fast decoder handed to the full pydantic check.",
+            registry=self.registry,
+        )
+        self.series_flushed = Counter(
+            "spendwatch_series_flushes_total",
+            "Series states written to the changelogged table.",
+            registry=self.registry,
+        )
+        self.team_mtd = Gauge(
+            "spendwatch_team_month_to_date_usd",
+            "Month-to-date spend per team (display only; exact sums live in the tables).",
+            ["team"],
+            registry=self.registry,
         )
 
-    def observe(self, decoded: Decoded) -> None:
+    def observe_rows(
+        self, decoded: DecodedRows, counted: list[Row], duplicates: int, late: int
+    ) -> None:
+        """One message's outcome: rows counted, duplicates, late rows and rejects."""
         self.messages.inc()
-        sources = Tally(p.cost_source.value for p in decoded.events)
-        for source, count in sources.items():
-            self.events.labels(source).inc(count)
-        unpriced = Tally(
-            (p.event.provider, p.event.model)
-            for p in decoded.events
-            if p.cost_source.value == "unpriced"
-        )
+        self.counted_events += len(counted)
+        sources = Tally(row[14] for row in counted)
+        nanos = 0
+        unpriced: Tally[tuple[str, str]] = Tally()
+        for row in counted:
+            nanos += row[13]
+            if row[14] == UNPRICED:
+                unpriced[(row[2], row[3])] += 1
+        for code, count in sources.items():
+            self.events.labels(_SOURCE_NAMES[code]).inc(count)
         for (provider, model), count in unpriced.items():
             self.unpriced.labels(provider, model).inc(count)
         for rejected in decoded.rejected:
             path = rejected.errors[0].path if rejected.errors else ""
             self.rejected.labels(path.split(".")[0] or "message").inc()
-        nanos = sum(p.cost_nanos for p in decoded.events)
+        if duplicates:
+            self.duplicates.inc(duplicates)
+        if late:
+            self.late.inc(late)
+        if decoded.slow_path:
+            self.slow_path.inc(decoded.slow_path)
         if nanos:
             self.cost.inc(nanos / 1e9)
 

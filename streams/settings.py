@@ -24,6 +24,18 @@ class WorkerSettings(BaseSettings):
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
     web_host: str = Field("127.0.0.1")
     web_port: int = Field(6066, ge=0, le=65535)
+    bucket_partitions: int | None = Field(
+        None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
+    )
+    lateness_minutes: int = Field(10, ge=0, le=24 * 60, description="Allowed event lateness")
+    dedup_window_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="How long event ids are remembered"
+    )
+    dimensions: tuple[str, ...] = Field(
+        ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"),
+        description="Dimensions that get a series per value",
+    )
+    flush_interval_s: float = Field(1.0, gt=0, le=60, description="Series state flush interval")
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_future_skew_s: int = Field(300, ge=0)
     max_age_s: int = Field(7 * 86400, ge=60)
@@ -35,6 +47,14 @@ class WorkerSettings(BaseSettings):
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic_prefix}usage-dlq"
+
+    @property
+    def buckets_topic(self) -> str:
+        return f"{self.topic_prefix}buckets"
+
+    @property
+    def series_partitions(self) -> int:
+        return self.bucket_partitions or self.partitions
 
     @property
     def broker_url(self) -> str:

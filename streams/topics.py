@@ -12,8 +12,12 @@ from streams.settings import WorkerSettings
 
 
 async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> dict[str, int]:
-    """Create the usage and dead-letter topics if missing; return partitions per topic."""
-    wanted = {settings.usage_topic: settings.partitions, settings.dlq_topic: 1}
+    """Create the usage, dead-letter and buckets topics if missing; return their partitions."""
+    wanted = {
+        settings.usage_topic: settings.partitions,
+        settings.dlq_topic: 1,
+        settings.buckets_topic: settings.series_partitions,
+    }
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )

@@ -1,49 +1,127 @@
-"""HTTP views of a worker (Faust's web server)."""
+"""HTTP views of a worker (Faust's web server).
+
+Series reads are routed by Faust to the worker that owns the series; dimension-wide
+reads (top-N, per-key totals) ask every worker for its share and merge the answers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from faust.web import Request, Response, View
 
-from schemas.money import nanos_to_usd
-
-TOTAL_FIELDS = ("cost_nanos", "calls", "input_tokens", "output_tokens", "errors")
+from streams.spend_queries import merge_top, minute_of, top_series, totals_json, window_sums
 
 if TYPE_CHECKING:
     from streams.app import SpendwatchApp
 
 
-def table_rows(table: Any) -> dict[str, dict[str, int]]:
-    """This worker's per-key totals, summed over the partitions it holds."""
-    out: dict[str, dict[str, int]] = {}
-    for table_key, row in table.items():
-        api_key_id = str(table_key).split("|", 1)[1]
-        acc = out.setdefault(api_key_id, dict.fromkeys(TOTAL_FIELDS, 0))
-        for f in TOTAL_FIELDS:
-            acc[f] += int(row[f])
-    return out
+def _now_minute(request: Request) -> int:
+    at = request.query.get("at")
+    when = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return minute_of(when)
+
+
+async def _gather_local(handle: SpendwatchApp, path: str, query: dict[str, str]) -> list[Any]:
+    """Ask every worker that owns series partitions (this one included) for ``path``."""
+    app = handle.faust_app
+    try:
+        hosts = list(app.router.table_metadata("series"))
+    except (KeyError, AttributeError):
+        hosts = []
+    own = str(app.conf.canonical_url).rstrip("/")
+    urls = {str(h).rstrip("/") for h in hosts} | {own}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+
+        async def fetch(base: str) -> Any:
+            async with http.get(base + path, params={**query, "local": "1"}) as resp:
+                resp.raise_for_status()
+                return await resp.json()
+
+        return list(await asyncio.gather(*(fetch(u) for u in sorted(urls))))
 
 
 def register_views(handle: SpendwatchApp) -> None:
     app = handle.faust_app
+    series = handle.series
+    series_table = series.series_table
+
+    def local_states() -> list[tuple[str, Any]]:
+        out = []
+        for name in series.names():
+            state = series.series(name)
+            if state is not None:
+                out.append((name, state))
+        return out
+
+    @app.page("/v1/series/{name}")
+    class Series(View):
+        """Spend of one series over a window: ``?window=5m|1h|24h|7d|mtd|all&at=ISO``."""
+
+        @app.table_route(table=series_table, match_info="name")  # type: ignore[arg-type]
+        async def get(self, request: Request, name: str) -> Response:
+            state = series.series(name)
+            if state is None:
+                return self.json({"error": f"no series {name!r}"}, status=404)
+            window = request.query.get("window", "1h")
+            try:
+                sums = window_sums(state, window, _now_minute(request))
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            return self.json({"series": name, "window": window, **totals_json(sums)})
+
+    @app.page("/v1/top/{dimension}")
+    class Top(View):
+        """Top series of a dimension by spend: ``?window=1h&limit=10``."""
+
+        async def get(self, request: Request, dimension: str) -> Response:
+            window = request.query.get("window", "1h")
+            limit = int(request.query.get("limit", "10"))
+            now_minute = _now_minute(request)
+            try:
+                local = top_series(local_states(), dimension, window, now_minute, limit)
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            if request.query.get("local"):
+                return self.json({"series": local})
+            query = {"window": window, "limit": str(limit), "at": request.query.get("at", "")}
+            parts = await _gather_local(handle, f"/v1/top/{dimension}", query)
+            merged = merge_top((p["series"] for p in parts), limit)
+            return self.json({"dimension": dimension, "window": window, "series": merged})
 
     @app.page("/v1/spend/keys")
     class SpendByKey(View):
-        """Per-key totals held by this worker: exact nanos and USD as a decimal string."""
+        """Every api_key_id's totals over all kept days, exact (nanos and USD string)."""
 
         async def get(self, request: Request) -> Response:
-            rows = table_rows(handle.spend_by_key)
-            body: dict[str, Any] = {
-                key: {**row, "cost_usd": str(nanos_to_usd(row["cost_nanos"]))}
-                for key, row in sorted(rows.items())
+            local = {
+                name.split("=", 1)[1]: totals_json(state.total())
+                for name, state in local_states()
+                if name.startswith("api_key_id=")
             }
-            return self.json({"keys": body})
+            if request.query.get("local"):
+                return self.json({"keys": local})
+            parts = await _gather_local(handle, "/v1/spend/keys", {})
+            merged: dict[str, Any] = {}
+            for part in parts:
+                merged.update(part["keys"])
+            return self.json({"keys": dict(sorted(merged.items()))})
+
+    @app.page("/v1/progress")
+    class Progress(View):
+        async def get(self, request: Request) -> Response:
+            return self.json({"events": handle.metrics.counted_events})
 
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
-            return self.bytes(handle.metrics.exposition(), content_type="text/plain; version=0.0.4")
+            body = handle.metrics.exposition()
+            return self.bytes(body, content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     class Health(View):

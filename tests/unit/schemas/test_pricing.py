@@ -134,3 +134,20 @@ def test_the_catalogue_is_asked_once_per_price_regime() -> None:
     for i in range(1000):
         book.price("openai", "gpt-4o", NOW + timedelta(seconds=i), 100 + i, 10, 0, 0)
     assert book.lookups <= 6
+
+
+def test_card_at_minute_equals_card_at_datetime() -> None:
+    book = PriceBook()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for provider, model in [
+        ("openai", "gpt-4o"),
+        ("deepseek", "deepseek-chat"),
+        ("gcp.gemini", "gemini-2.5-pro"),
+        ("openai", "unknown-x"),
+    ]:
+        for minute in (29_000_000, 29_000_000 + 990, 29_400_123):
+            when = epoch + timedelta(minutes=minute, seconds=42)
+            for tokens in (10, 250_000):
+                assert book.card_at_minute(provider, model, minute, tokens) == book.card(
+                    provider, model, when, tokens
+                )

@@ -1,0 +1,148 @@
+"""Rolling spend of one series: minute, hour, day and month buckets, applied exactly once.
+
+A series state takes partial buckets from many usage partitions. Each partial carries
+the (partition, offset) of the message it came from; the state keeps, per source
+partition, the highest offset applied, in the same stored value as the sums. Applying
+a partial again (a replay after a crash, a resend) is a no-op, and a crash between
+two writes can never leave sums and positions disagreeing.
+
+Windows are read from the buckets: 5 minutes and 1 hour from minute buckets, 24 hours
+and 7 days from hour buckets, the calendar month from month buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from streams.rollup import N_METRICS
+
+MINUTES_KEPT = 180
+HOURS_KEPT = 24 * 8
+DAYS_KEPT = 400
+MONTHS_KEPT = 14
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+WINDOWS = {"5m": 5, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
+"""Rolling windows in minutes; ``mtd`` (calendar month to date) is read separately."""
+
+
+def month_of_minute(minute: int) -> int:
+    """``yyyymm`` of an epoch minute (UTC)."""
+    when = _EPOCH + timedelta(minutes=minute)
+    return when.year * 100 + when.month
+
+
+def _add(target: dict[int, list[int]], key: int, sums: list[int]) -> None:
+    current = target.get(key)
+    if current is None:
+        target[key] = list(sums)
+    else:
+        for i in range(N_METRICS):
+            current[i] += sums[i]
+
+
+def _trim(buckets: dict[int, list[int]], keep_from: int) -> None:
+    for key in [k for k in buckets if k < keep_from]:
+        del buckets[key]
+
+
+def _window_sum(buckets: dict[int, list[int]], start: int, end: int) -> list[int]:
+    total = [0] * N_METRICS
+    for key, sums in buckets.items():
+        if start <= key < end:
+            for i in range(N_METRICS):
+                total[i] += sums[i]
+    return total
+
+
+@dataclass
+class SeriesState:
+    minutes: dict[int, list[int]] = field(default_factory=dict)
+    hours: dict[int, list[int]] = field(default_factory=dict)
+    days: dict[int, list[int]] = field(default_factory=dict)
+    months: dict[int, list[int]] = field(default_factory=dict)
+    units: dict[int, dict[str, Decimal]] = field(default_factory=dict)
+    """Units of value per month."""
+    applied: dict[int, int] = field(default_factory=dict)
+    """Source partition to the highest source offset applied."""
+    newest_minute: int = -1
+
+    def apply(
+        self,
+        source_partition: int,
+        source_offset: int,
+        buckets: list[list[int]],
+        units: list[Any] | None = None,
+    ) -> bool:
+        """Add one message's partial; False (and no change) when already applied."""
+        if self.applied.get(source_partition, -1) >= source_offset:
+            return False
+        self.applied[source_partition] = source_offset
+        for minute, *sums in buckets:
+            _add(self.minutes, minute, sums)
+            _add(self.hours, minute // 60, sums)
+            _add(self.days, minute // 1440, sums)
+            _add(self.months, month_of_minute(minute), sums)
+            self.newest_minute = max(self.newest_minute, minute)
+        for minute, amounts in units or ():
+            acc = self.units.setdefault(month_of_minute(minute), {})
+            for name, amount in amounts.items():
+                acc[name] = acc.get(name, Decimal(0)) + Decimal(amount)
+        self._expire()
+        return True
+
+    def _expire(self) -> None:
+        newest = self.newest_minute
+        _trim(self.minutes, newest - MINUTES_KEPT)
+        _trim(self.hours, newest // 60 - HOURS_KEPT)
+        _trim(self.days, newest // 1440 - DAYS_KEPT)
+        if len(self.months) > MONTHS_KEPT:
+            for month in sorted(self.months)[:-MONTHS_KEPT]:
+                del self.months[month]
+                self.units.pop(month, None)
+
+    def window(self, name: str, now_minute: int) -> list[int]:
+        """Sums over the window ending with (and including) minute ``now_minute``."""
+        if name == "mtd":
+            return list(self.months.get(month_of_minute(now_minute), [0] * N_METRICS))
+        length = WINDOWS[name]
+        end = now_minute + 1
+        if length <= MINUTES_KEPT:
+            return _window_sum(self.minutes, end - length, end)
+        hour_end = end // 60 + (1 if end % 60 else 0)
+        return _window_sum(self.hours, hour_end - length // 60, hour_end)
+
+    def total(self) -> list[int]:
+        """Every bucket still kept at day level (for reconciliation)."""
+        return _window_sum(self.days, -(10**9), 10**9)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "m": [[k, *v] for k, v in self.minutes.items()],
+                "h": [[k, *v] for k, v in self.hours.items()],
+                "d": [[k, *v] for k, v in self.days.items()],
+                "M": [[k, *v] for k, v in self.months.items()],
+                "u": [[k, {n: str(a) for n, a in v.items()}] for k, v in self.units.items()],
+                "a": [[p, o] for p, o in self.applied.items()],
+                "n": self.newest_minute,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> SeriesState:
+        data = orjson.loads(raw)
+        return cls(
+            minutes={row[0]: row[1:] for row in data["m"]},
+            hours={row[0]: row[1:] for row in data["h"]},
+            days={row[0]: row[1:] for row in data["d"]},
+            months={row[0]: row[1:] for row in data["M"]},
+            units={k: {n: Decimal(a) for n, a in v.items()} for k, v in data["u"]},
+            applied={p: o for p, o in data["a"]},
+            newest_minute=data["n"],
+        )

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import orjson
+
+from streams.fast_decode import COMPUTED, UNPRICED, Row
+from streams.producer import partition_for
+from streams.rollup import CALLS, COST, LATE, UNATTRIBUTED, fan_out, partial_records, sum_rows
+
+
+def row(
+    minute: int,
+    key: str = "k1",
+    team: str | None = "search",
+    cost: int = 100,
+    model: str = "gpt-4o",
+    units: dict[str, int] | None = None,
+    source: int = COMPUTED,
+) -> Row:
+    return (
+        f"e{minute}{key}{cost}",
+        minute,
+        "openai",
+        model,
+        key,
+        team,
+        "app-1",
+        None,
+        "prod",
+        10,
+        5,
+        0,
+        0,
+        cost,
+        source,
+        False,
+        units,
+    )
+
+
+def test_rows_sum_per_combination_and_fan_out_to_every_dimension() -> None:
+    rows = [row(100), row(100, cost=50), row(101, key="k2", team=None, model="x", source=UNPRICED)]
+    totals = sum_rows(rows, watermark=-1, lateness_minutes=10)
+    assert len(totals.combos) == 2
+    assert totals.watermark == 101
+    partials = fan_out(totals)
+    assert partials.buckets["api_key_id=k1"][100][:2] == [150, 2]
+    assert partials.buckets["team=search"] == {100: [150, 2, 20, 10, 0, 0, 0, 0, 0]}
+    assert partials.buckets[f"team={UNATTRIBUTED}"][101][8] == 1  # one unpriced call
+    assert partials.buckets[f"feature={UNATTRIBUTED}"][100][CALLS] == 2
+    assert partials.buckets["org=all"][100][COST] + partials.buckets["org=all"][101][COST] == 250
+    assert set(partials.buckets) >= {
+        "model=gpt-4o",
+        "model=x",
+        "provider=openai",
+        "environment=prod",
+        "app=app-1",
+    }
+
+
+def test_late_rows_land_in_the_current_bucket_and_are_counted() -> None:
+    rows = [row(200), row(195), row(185, cost=7)]
+    totals = sum_rows(rows, watermark=-1, lateness_minutes=10)
+    assert totals.late == 1
+    org = fan_out(totals).buckets["org=all"]
+    assert org[195][COST] == 100  # within lateness: its own bucket
+    assert org[200][COST] == 107
+    assert org[200][LATE] == 1
+
+
+def test_watermark_carries_across_messages() -> None:
+    totals = sum_rows([row(50)], watermark=100, lateness_minutes=10)
+    assert totals.late == 1
+    assert totals.watermark == 100
+
+
+def test_units_sum_per_series() -> None:
+    totals = sum_rows([row(1, units={"documents": 2}), row(1, units={"documents": 3})], -1, 10)
+    assert fan_out(totals).units["team=search"] == {1: {"documents": 5}}
+
+
+def test_partial_records_go_to_the_owning_partition_with_their_source_tag() -> None:
+    partials = fan_out(sum_rows([row(1), row(1, key="k2")], -1, 10))
+    records = partial_records(partials, source_partition=3, source_offset=77, partitions=4)
+    seen = set()
+    for partition, value in records.items():
+        record = orjson.loads(value)
+        assert (record["p"], record["o"]) == (3, 77)
+        for name in record["s"]:
+            assert partition_for(name, 4) == partition
+            seen.add(name)
+    assert seen == set(partials.buckets)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.rollup import N_METRICS
+from streams.series_state import MINUTES_KEPT, SeriesState, month_of_minute
+
+BASE = (datetime(2026, 11, 29, 12, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+    minutes=1
+)
+
+
+def bucket(minute: int, cost: int, calls: int = 1) -> list[int]:
+    return [minute, cost, calls] + [0] * (N_METRICS - 2)
+
+
+def test_a_partial_is_applied_once_per_source_position() -> None:
+    state = SeriesState()
+    assert state.apply(0, 5, [bucket(BASE, 100)])
+    assert not state.apply(0, 5, [bucket(BASE, 100)])
+    assert not state.apply(0, 4, [bucket(BASE, 100)])
+    assert state.apply(1, 2, [bucket(BASE, 10)])
+    assert state.window("5m", BASE)[0] == 110
+
+
+def test_windows() -> None:
+    state = SeriesState()
+    state.apply(0, 1, [bucket(BASE - 3, 1), bucket(BASE - 30, 10), bucket(BASE - 120, 100)])
+    state.apply(0, 2, [bucket(BASE - 60 * 30, 1000), bucket(BASE - 60 * 24 * 6, 10_000)])
+    assert state.window("5m", BASE)[0] == 1
+    assert state.window("1h", BASE)[0] == 11
+    assert state.window("24h", BASE)[0] == 111  # 30 h ago is outside 24 h
+    assert state.window("7d", BASE)[0] == 11_111
+    assert state.window("mtd", BASE)[0] == 11_111
+    assert state.total()[0] == 11_111
+    assert state.window("5m", BASE + 10)[0] == 0
+
+
+def test_minutes_expire_but_hours_days_and_months_keep_the_money() -> None:
+    state = SeriesState()
+    state.apply(0, 1, [bucket(BASE, 5)])
+    state.apply(0, 2, [bucket(BASE + MINUTES_KEPT + 5, 7)])
+    assert BASE not in state.minutes
+    assert state.total()[0] == 12
+    assert state.window("mtd", BASE + MINUTES_KEPT + 5)[0] == 12
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(-5000, 5000), st.integers(0, 10**12)), max_size=30
+    )
+)
+def test_round_trip_and_exact_sums(parts: list[tuple[int, int, int]]) -> None:
+    state = SeriesState()
+    applied = 0
+    for offset, (partition, delta, cost) in enumerate(parts):
+        if state.apply(partition, offset, [bucket(BASE + delta, cost)], [[BASE, {"docs": "1.5"}]]):
+            applied += cost
+    again = SeriesState.from_bytes(state.to_bytes())
+    assert again == state
+    assert again.total()[0] == applied
+    if parts:
+        assert again.units[month_of_minute(BASE)]["docs"] == Decimal("1.5") * len(parts)
