@@ -205,6 +205,58 @@ def token_hash(
     typer.echo(f"{name} sha256:{token_digest(token)}")
 
 
+bench_app = typer.Typer(help="Benchmarks on a real Kafka broker (from a checkout).")
+app.add_typer(bench_app, name="bench", no_args_is_help=True)
+
+
+@bench_app.command("throughput")
+def bench_throughput(
+    events: Annotated[int, typer.Option(min=1, help="Events for the batched runs.")] = 200_000,
+    single_events: Annotated[
+        int | None,
+        typer.Option(min=1, help="Events for the one-event-per-message runs (default: N/10)."),
+    ] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
+    ] = None,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the input topics.")] = 4,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per batched message.")] = 1000,
+    naive_store: Annotated[
+        str, typer.Option(help="Table store of the naive Faust baseline.")
+    ] = "rocksdb://",
+    keep_dir: Annotated[bool, typer.Option(help="Keep the run's logs and state.")] = False,
+) -> None:
+    """Consumption throughput per worker process: spendwatch on batched and on single-event
+    messages, a naive Faust app and a raw aiokafka+orjson ceiling, on one broker. The last
+    line on stdout is a JSON summary; progress and a table go to stderr."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if not (Path(repo) / "bench" / "throughput.py").is_file():
+        raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from bench.throughput import BenchConfig, BenchError, run_benchmark, summary_line
+
+    config = BenchConfig(
+        events=events,
+        single_events=single_events,
+        partitions=partitions,
+        batch_size=batch_size,
+        bootstrap=bootstrap,
+        naive_store=naive_store,
+        keep_dir=keep_dir,
+    )
+    try:
+        summary = run_benchmark(config)
+    except BenchError as exc:
+        typer.echo(f"bench: error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo("bench: interrupted", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(summary_line(summary))
+
+
 def main() -> None:
     app()
 
