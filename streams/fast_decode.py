@@ -68,14 +68,6 @@ def _label(value: Any) -> bool:
     )
 
 
-def _optional_label(value: Any) -> bool:
-    return value is None or _label(value)
-
-
-def _count(value: Any) -> bool:
-    return type(value) is int and 0 <= value <= MAX_TOKENS
-
-
 @dataclass(slots=True)
 class DecodedRows:
     rows: list[Row] = field(default_factory=list)
@@ -93,8 +85,10 @@ class RowDecoder:
         limits = self.events.limits
         self._skew_us = limits.max_future_skew // timedelta(microseconds=1)
         self._age_us = limits.max_age // timedelta(microseconds=1)
-        self._minutes: dict[tuple[str, str], int] = {}
-        self._providers: dict[str, str | None] = {}
+        self._seconds: dict[str, int] = {}
+        """Epoch second by a timestamp's first 19 chars plus its zone."""
+        self._providers: dict[Any, str] = {}
+        self._labels: set[str] = set()
 
     def decode(self, raw: bytes, now: datetime) -> DecodedRows:
         out = DecodedRows()
@@ -128,20 +122,37 @@ class RowDecoder:
         version = get("schema_version", 1)
         if type(version) is not int or version != 1:
             return None
-        event_id: Any = item.get("event_id")
-        model: Any = item.get("model")
-        key: Any = item.get("api_key_id")
+        labels = self._labels
+        known = self._known_label
+        event_id: Any = get("event_id")
+        model: Any = get("model")
+        key: Any = get("api_key_id")
         team, app, feature, env = get("team"), get("app"), get("feature"), get("environment")
-        if not (_label(event_id) and _label(model) and _label(key)):
+        if not (
+            _label(event_id)
+            and type(model) is str and (model in labels or known(model))
+            and type(key) is str and (key in labels or known(key))
+            and (team is None or (type(team) is str and (team in labels or known(team))))
+            and (app is None or (type(app) is str and (app in labels or known(app))))
+            and (feature is None or (type(feature) is str and (feature in labels
+                                                                or known(feature))))
+            and (env is None or (type(env) is str and (env in labels or known(env))))
+        ):  # fmt: skip
             return None
-        if not (_optional_label(team) and _optional_label(app) and _optional_label(feature)
-                and _optional_label(env) and _optional_label(get("user_id"))):  # fmt: skip
+        user_id = get("user_id")
+        if user_id is not None and not _label(user_id):
             return None
         inp, out = get("input_tokens", 0), get("output_tokens", 0)
         cr, cw = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
-        if not (_count(inp) and _count(out) and _count(cr) and _count(cw)) or cr + cw > inp:
+        if not (
+            type(inp) is int and type(out) is int and type(cr) is int and type(cw) is int
+            and 0 <= out <= MAX_TOKENS and cr >= 0 and cw >= 0 and cr + cw <= inp <= MAX_TOKENS
+        ):  # fmt: skip
             return None
-        provider = self._provider(get("provider"))
+        raw_provider = get("provider")
+        provider = self._providers.get(raw_provider) if type(raw_provider) is str else None
+        if provider is None:
+            provider = self._provider(raw_provider)
         minute = self._minute(get("timestamp"), now_us)
         if provider is None or minute is None:
             return None
@@ -169,18 +180,23 @@ class RowDecoder:
         return (event_id, minute, provider, model, key, team, app, feature, env,
                 inp, out, cr, cw, cost, source, is_error, units or None)  # fmt: skip
 
+    def _known_label(self, value: Any) -> bool:
+        """Check a label once; remember it when it is plainly valid."""
+        if not _label(value):
+            return False
+        if len(self._labels) >= 100_000:
+            self._labels.clear()
+        self._labels.add(value)
+        return True
+
     def _provider(self, value: Any) -> str | None:
         if type(value) is not str:
             return None
         try:
-            return self._providers[value]
-        except KeyError:
-            pass
-        try:
             canonical: str | None = normalize_provider(value)
         except ValueError:
             canonical = None
-        if len(self._providers) < 10_000:
+        if canonical is not None and len(self._providers) < 10_000:
             self._providers[value] = canonical
         return canonical
 
@@ -190,36 +206,45 @@ class RowDecoder:
             if not 0 <= value <= _MAX_EPOCH_MS:
                 return None
             at_us = value * 1000
-            minute = value // 60_000
         elif type(value) is str:
-            match = _RFC3339.fullmatch(value)
-            if match is None:
+            size = len(value)
+            if size < 20:
                 return None
-            prefix, seconds, fraction, zone = match.groups()
-            base = self._minutes.get((prefix, zone))
-            if base is None:
-                base = self._zone_minute(prefix, zone)
-                if base is None:
+            zone_at = size - 1 if value[-1] == "Z" else size - 6
+            head = value[:19] + value[zone_at:]
+            second = self._seconds.get(head)
+            if second is None:
+                second = self._first_second(value, head)
+                if second is None:
                     return None
-            fraction_us = int(fraction.ljust(6, "0")) if fraction else 0
-            at_us = base * 60_000_000 + int(seconds) * 1_000_000 + fraction_us
-            minute = base
+            if zone_at == 19:
+                at_us = second * 1_000_000
+            else:
+                fraction = value[20:zone_at]
+                if value[19] != "." or not 0 < len(fraction) <= 6 or not fraction.isdecimal():
+                    return None
+                if not fraction.isascii():
+                    return None
+                at_us = second * 1_000_000 + int(fraction.ljust(6, "0"))
         else:
             return None
         if at_us - now_us > self._skew_us or now_us - at_us > self._age_us:
             return None
-        return minute
+        return at_us // 60_000_000
 
-    def _zone_minute(self, prefix: str, zone: str) -> int | None:
+    def _first_second(self, value: str, head: str) -> int | None:
+        """Epoch second of a timestamp string's first 19 chars and zone, checked in full."""
+        if _RFC3339.fullmatch(value) is None:
+            return None
         try:
-            when = datetime.fromisoformat(f"{prefix}:00{zone}")
+            when = datetime.fromisoformat(head)
         except ValueError:
             return None
-        minute = (when - _EPOCH) // timedelta(minutes=1)
-        if len(self._minutes) > 100_000:
-            self._minutes.clear()
-        self._minutes[(prefix, zone)] = minute
-        return minute
+        second = (when - _EPOCH) // timedelta(seconds=1)
+        if len(self._seconds) >= 200_000:
+            self._seconds.clear()
+        self._seconds[head] = second
+        return second
 
 
 def _plain_latency(value: Any) -> bool:

@@ -63,12 +63,16 @@ def spawn_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
     """Start ``spendwatch worker`` subprocesses; every one is stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def spawn(app_id: str, topic_prefix: str, **options: object) -> WorkerProcess:
+    def spawn(
+        app_id: str, topic_prefix: str, restart_of: WorkerProcess | None = None, **options: object
+    ) -> WorkerProcess:
+        """A new worker; ``restart_of`` reuses that (stopped) worker's state directory."""
+        data_dir = restart_of.data_dir if restart_of else tmp_path / f"{app_id}-{len(started)}"
         proc = WorkerProcess(
             bootstrap=kafka_bootstrap,
             app_id=app_id,
             topic_prefix=topic_prefix,
-            data_dir=tmp_path / f"{app_id}-{len(started)}",
+            data_dir=data_dir,
             options=options,
         )
         started.append(proc)
