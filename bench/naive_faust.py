@@ -2,7 +2,7 @@
 
 This is how a first Faust app for spend tracking usually looks: an agent iterates the
 stream value by value, parses and validates each event with pydantic, prices it and adds
-its cost to a changelogged table keyed by ``api_key_id``. ``bench/throughput.py`` runs it
+its cost to a changelogged table keyed by ``api_key_id``. ``bench/throughput/`` runs it
 as a worker process against the single-event topic and polls ``GET /v1/progress``
 (``{"events": N}``) to time it.
 

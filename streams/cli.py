@@ -231,7 +231,7 @@ def bench_throughput(
     messages, a naive Faust app and a raw aiokafka+orjson ceiling, on one broker. The last
     line on stdout is a JSON summary; progress and a table go to stderr."""
     repo = str(Path(__file__).resolve().parents[1])
-    if not (Path(repo) / "bench" / "throughput.py").is_file():
+    if not (Path(repo) / "bench" / "throughput" / "__init__.py").is_file():
         raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
     if repo not in sys.path:
         sys.path.insert(0, repo)

@@ -1,4 +1,4 @@
-"""Pure helpers of the throughput harness (bench/throughput.py); no broker needed."""
+"""Pure helpers of the throughput harness (bench/throughput/); no broker needed."""
 
 from __future__ import annotations
 
@@ -12,22 +12,18 @@ from typing import Any
 import orjson
 import pytest
 
-from bench.throughput import (
-    BatchAssembler,
-    BenchConfig,
-    BenchError,
+from bench.throughput import BenchConfig, BenchError, summary_line
+from bench.throughput.data import synthetic_events
+from bench.throughput.messages import BatchAssembler, batch_messages, envelope, single_message
+from bench.throughput.processes import free_port
+from bench.throughput.progress import (
     ProgressProbe,
     Rate,
-    batch_messages,
-    build_summary,
-    envelope,
     parse_counter,
     rate_from_samples,
-    single_message,
-    summary_line,
-    synthetic_events,
     worker_timeout_s,
 )
+from bench.throughput.report import build_summary
 from schemas.event import UsageBatch, UsageEvent
 from streams.producer import partition_for
 
@@ -222,6 +218,4 @@ def test_probe_prefers_the_progress_endpoint(with_progress: str) -> None:
 
 
 def test_probe_reads_none_while_nothing_listens() -> None:
-    from bench.throughput import free_port
-
     assert ProgressProbe(f"http://127.0.0.1:{free_port()}").read() is None

@@ -1,0 +1,8 @@
+"""``python -m bench.throughput [OPTIONS]`` is ``spendwatch bench throughput [OPTIONS]``."""
+
+import typer
+
+from streams.cli import bench_throughput
+
+if __name__ == "__main__":
+    typer.run(bench_throughput)
