@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from schemas.event import SCHEMA_VERSION, UsageEvent
-from schemas.money import Nanos
+from schemas.money import Nanos, usd_text
 from schemas.pricing import CostSource, PriceBook
 
 
@@ -60,7 +59,7 @@ class PricedEvent:
     def normalized(self) -> dict[str, Any]:
         """The event as the worker sees it, with the cost it was booked at."""
         data = self.event.model_dump(mode="json", exclude_none=True)
-        data["cost_usd"] = str(Decimal(self.cost_nanos).scaleb(-9).quantize(Decimal("1e-9")))
+        data["cost_usd"] = usd_text(self.cost_nanos)
         data["cost_source"] = self.cost_source.value
         return data
 

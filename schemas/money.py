@@ -55,6 +55,15 @@ def nanos_to_usd(nanos: Nanos) -> Decimal:
     return (Decimal(nanos) / NANOS_PER_USD).quantize(_NANO)
 
 
+def usd_text(nanos: Nanos) -> str:
+    """Exact USD as a plain decimal string with nine places (never scientific notation).
+
+    >>> usd_text(50)
+    '0.000000050'
+    """
+    return format(nanos_to_usd(nanos), "f")
+
+
 def nanos_to_cents(nanos: Nanos) -> Decimal:
     """USD rounded half-even to the cent, for display and invoices.
 

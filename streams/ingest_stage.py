@@ -76,7 +76,10 @@ class IngestStage:
         dedup = self._partition(partition)
         filtered = dedup.filter(decoded.rows, offset)
         totals = sum_rows(
-            filtered.rows, dedup.watermark_before(offset), self.settings.lateness_minutes
+            filtered.rows,
+            dedup.watermark_before(offset),
+            self.settings.lateness_minutes,
+            self.settings.bucket_minutes,
         )
         self.metrics.observe_rows(decoded, filtered.rows, filtered.duplicates, totals.late)
         partials = fan_out(totals, self.settings.dimensions)

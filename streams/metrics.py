@@ -64,6 +64,12 @@ class WorkerMetrics:
             "Series states written to the changelogged table.",
             registry=self.registry,
         )
+        self.lag = Gauge(
+            "spendwatch_consumer_lag_messages",
+            "Messages between this worker's read position and the end of each partition.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
         self.team_mtd = Gauge(
             "spendwatch_team_month_to_date_usd",
             "Month-to-date spend per team (display only; exact sums live in the tables).",
@@ -99,6 +105,10 @@ class WorkerMetrics:
             self.slow_path.inc(decoded.slow_path)
         if nanos:
             self.cost.inc(nanos / 1e9)
+
+    def set_lag(self, lags: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), lag in lags.items():
+            self.lag.labels(topic, str(partition)).set(lag)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -55,8 +55,13 @@ class MessageTotals:
     late: int = 0
 
 
-def sum_rows(rows: Iterable[Row], watermark: int, lateness_minutes: int) -> MessageTotals:
-    """Sum rows per combination, in order, advancing the watermark as it goes."""
+def sum_rows(
+    rows: Iterable[Row], watermark: int, lateness_minutes: int, bucket_minutes: int = 1
+) -> MessageTotals:
+    """Sum rows per combination, in order, advancing the watermark as it goes.
+
+    Buckets start at whole multiples of ``bucket_minutes`` (epoch minutes).
+    """
     totals = MessageTotals(watermark=watermark)
     combos = totals.combos
     wm = watermark
@@ -70,6 +75,8 @@ def sum_rows(rows: Iterable[Row], watermark: int, lateness_minutes: int) -> Mess
             late += 1
         elif minute > wm:
             wm = minute
+        if bucket_minutes > 1:
+            minute -= minute % bucket_minutes
         combo = (minute, key, team or UNATTRIBUTED, app or UNATTRIBUTED,
                  feature or UNATTRIBUTED, model, provider, env or UNATTRIBUTED)  # fmt: skip
         sums = combos.get(combo)

@@ -83,8 +83,13 @@ class SeriesStage:
         buffer = self.buffers.get(partition)
         if buffer is None:
             return
+        now_minute = int(time.time() // 60)
         for name in sorted(buffer.dirty):
-            self.series_table[name.encode()] = self.cache[name].to_bytes()
+            state = self.cache[name]
+            self.series_table[name.encode()] = state.to_bytes()
+            if name.startswith("team="):
+                mtd = state.window("mtd", now_minute)[0]
+                self.metrics.team_mtd.labels(name[5:]).set(mtd / 1e9)
         self.metrics.series_flushed.inc(len(buffer.dirty))
         buffer.dirty.clear()
         for pending in buffer.pending:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.decode import DecodeLimits
@@ -27,6 +27,9 @@ class WorkerSettings(BaseSettings):
     bucket_partitions: int | None = Field(
         None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
     )
+    bucket_minutes: int = Field(
+        1, description="Event-time bucket size in minutes (a divisor of 60)"
+    )
     lateness_minutes: int = Field(10, ge=0, le=24 * 60, description="Allowed event lateness")
     dedup_window_minutes: int = Field(
         60, ge=1, le=7 * 24 * 60, description="How long event ids are remembered"
@@ -39,6 +42,15 @@ class WorkerSettings(BaseSettings):
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_future_skew_s: int = Field(300, ge=0)
     max_age_s: int = Field(7 * 86400, ge=60)
+
+    @field_validator("bucket_minutes")
+    @classmethod
+    def _divides_an_hour(cls, value: int) -> int:
+        if value < 1 or 60 % value:
+            raise ValueError(
+                "bucket_minutes must divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)"
+            )
+        return value
 
     @property
     def usage_topic(self) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from schemas.money import nanos_to_usd
+from schemas.money import usd_text
 from streams.rollup import COST, METRICS
 from streams.series_state import WINDOWS, SeriesState
 
@@ -21,7 +21,7 @@ def minute_of(when: datetime) -> int:
 def totals_json(sums: list[int]) -> dict[str, Any]:
     """Metric sums by name, with the cost also as an exact USD decimal string."""
     out: dict[str, Any] = dict(zip(METRICS, sums, strict=True))
-    out["cost_usd"] = str(nanos_to_usd(sums[COST]))
+    out["cost_usd"] = usd_text(sums[COST])
     return out
 
 

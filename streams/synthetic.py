@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from schemas.money import nanos_to_usd
+from schemas.money import usd_text
 from schemas.pricing import CostSource, PriceBook
 
 Model = tuple[str, str]
@@ -466,7 +466,7 @@ class TrafficGenerator:
             )
             nanos, source = self._prices.price(ev["provider"], ev["model"], when, *tokens)
             if source is CostSource.COMPUTED:
-                ev["cost_usd"] = str(nanos_to_usd(nanos))
+                ev["cost_usd"] = usd_text(nanos)
         return events
 
     def iter_batches(

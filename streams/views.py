@@ -120,6 +120,15 @@ def register_views(handle: SpendwatchApp) -> None:
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:
+            monitor = handle.faust_app.monitor
+            ends = dict(monitor.tp_end_offsets or {})
+            reads = dict(monitor.tp_read_offsets or {})
+            handle.metrics.set_lag(
+                {
+                    (tp.topic, tp.partition): max(0, end - reads.get(tp, 0))
+                    for tp, end in ends.items()
+                }
+            )
             body = handle.metrics.exposition()
             return self.bytes(body, content_type="text/plain; version=0.0.4")
 

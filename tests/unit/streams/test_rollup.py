@@ -89,3 +89,21 @@ def test_partial_records_go_to_the_owning_partition_with_their_source_tag() -> N
             assert partition_for(name, 4) == partition
             seen.add(name)
     assert seen == set(partials.buckets)
+
+
+def test_buckets_of_several_minutes_start_on_whole_multiples() -> None:
+    totals = sum_rows([row(100), row(104), row(105)], -1, 10, bucket_minutes=5)
+    org = fan_out(totals).buckets["org=all"]
+    assert sorted(org) == [100, 105]
+    assert org[100][CALLS] == 2
+
+
+def test_bucket_size_must_divide_an_hour() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from streams.settings import WorkerSettings
+
+    assert WorkerSettings(bucket_minutes=15).bucket_minutes == 15
+    with pytest.raises(ValidationError, match="must divide 60"):
+        WorkerSettings(bucket_minutes=7)
