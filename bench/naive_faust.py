@@ -64,16 +64,7 @@ def create_app(
     async def ingest(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for value in stream:
             event = UsageEvent.model_validate(orjson.loads(value))
-            nanos, _source = prices.price(
-                event.provider,
-                event.model,
-                event.timestamp,
-                event.input_tokens,
-                event.output_tokens,
-                event.cache_read_tokens,
-                event.cache_write_tokens,
-                event.cost_usd,
-            )
+            nanos, _source = prices.price_event(event)
             spend[event.api_key_id] += nanos
             progress["events"] += 1
             yield None

@@ -208,14 +208,5 @@ class EventDecoder:
         if -skew > self.limits.max_age:
             reject(FieldError("timestamp", f"older than the limit of {self.limits.max_age}"))
             return
-        cost, source = self.prices.price(
-            event.provider,
-            event.model,
-            event.timestamp,
-            event.input_tokens,
-            event.output_tokens,
-            event.cache_read_tokens,
-            event.cache_write_tokens,
-            event.cost_usd,
-        )
+        cost, source = self.prices.price_event(event)
         out.events.append(PricedEvent(event, cost, source))

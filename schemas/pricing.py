@@ -19,6 +19,7 @@ from typing import Any
 
 from genai_prices import Usage, data_snapshot, types
 
+from schemas.event import UsageEvent
 from schemas.money import Nanos, usd_to_nanos
 from schemas.providers import pricing_provider_id
 
@@ -142,21 +143,8 @@ class PriceBook:
         self, provider: str, model: str, when: datetime, input_tokens: int = 0
     ) -> PriceCard | None:
         """The price card in force for this call, or None when the model has no price."""
-        if when.tzinfo is not UTC:
-            when = when.astimezone(UTC)
-        day_key = (provider, model, when.toordinal())
-        regime = self._regimes.get(day_key)
-        if regime is None:
-            regime = self._resolve_day(day_key, when)
-        if regime is _BY_MINUTE:
-            minute_key = (*day_key, when.hour * 60 + when.minute)
-            regime = self._regimes.get(minute_key) or self._resolve_minute(minute_key, when)
-        thresholds, cards = regime
-        if len(cards) == 1:
-            return cards[0]
-        if not cards:
-            return None
-        return cards[bisect.bisect_left(thresholds, input_tokens)]
+        minute = (when - _EPOCH) // timedelta(minutes=1)
+        return self.card_at_minute(provider, model, minute, input_tokens)
 
     def card_at_minute(
         self, provider: str, model: str, minute: int, input_tokens: int = 0
@@ -219,6 +207,19 @@ class PriceBook:
             cache_read=_to_femtos(uncached + cache_read),
             cache_write=_to_femtos(uncached + cache_write),
             output=_to_femtos(output),
+        )
+
+    def price_event(self, event: UsageEvent) -> tuple[Nanos, CostSource]:
+        """Cost of one validated event (see ``price``)."""
+        return self.price(
+            event.provider,
+            event.model,
+            event.timestamp,
+            event.input_tokens,
+            event.output_tokens,
+            event.cache_read_tokens,
+            event.cache_write_tokens,
+            event.cost_usd,
         )
 
     def price(

@@ -374,15 +374,7 @@ def genai_prices_nanos(
 
 
 def book_nanos(event: UsageEvent) -> int:
-    nanos, source = PriceBook().price(
-        event.provider,
-        event.model,
-        event.timestamp,
-        event.input_tokens,
-        event.output_tokens,
-        event.cache_read_tokens,
-        event.cache_write_tokens,
-    )
+    nanos, source = PriceBook().price_event(event)
     assert source is CostSource.COMPUTED
     return nanos
 
