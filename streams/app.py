@@ -69,6 +69,7 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
         topic_replication_factor=1,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=200,
+        consumer_max_fetch_size=16 * 1_048_576,
         stream_buffer_maxsize=2048,
         producer_linger=0.005,
         producer_max_batch_size=1_048_576,

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.decode import Decoded, EventDecoder
+from streams.batch_decode import plain_batch
 from streams.fast_decode import RowDecoder, row_from_priced
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -125,3 +126,37 @@ def test_fast_path_never_disagrees_with_the_model(
     slow = slow_verdict(item)
     assert slow.rejected == [], (item, slow.rejected)
     assert row == row_from_priced(slow.events[0])
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.fixed_dictionaries({}, optional=field_values), min_size=1, max_size=4))
+def test_the_batch_tier_agrees_with_the_item_path(
+    make_event: Make, changes: list[dict[str, Any]]
+) -> None:
+    items = [{**make_event(timestamp=NOW.isoformat()), **change} for change in changes]
+    try:
+        raw = orjson.dumps({"events": items})
+    except (TypeError, orjson.JSONEncodeError):
+        return
+    plain = plain_batch(raw)
+    if plain is None:
+        return
+    rows = DECODER.plain_rows(plain, NOW_US)
+    if rows is None:
+        return
+    careful = DECODER.decode_items(raw, NOW, NOW_US)
+    assert careful.rejected == []
+    assert rows == careful.rows
+
+
+def test_plain_batches_take_the_batch_tier(make_event: Make) -> None:
+    items = [make_event(timestamp=NOW.isoformat(), units={"documents": 1}) for _ in range(3)]
+    plain = plain_batch(orjson.dumps(items))
+    assert plain is not None
+    assert (
+        DECODER.plain_rows(plain, NOW_US)
+        == DECODER.decode_items(orjson.dumps(items), NOW, NOW_US).rows
+    )
+    assert plain_batch(orjson.dumps(items[0])) is None  # a bare event is not a batch
+    items[1]["team"] = " padded"
+    assert DECODER.plain_rows(plain_batch(orjson.dumps(items)) or [], NOW_US) is None
