@@ -31,10 +31,17 @@ WINDOWS = {"5m": 5, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
 """Rolling windows in minutes; ``mtd`` (calendar month to date) is read separately."""
 
 
+_MONTH_OF_DAY: dict[int, int] = {}
+
+
 def month_of_minute(minute: int) -> int:
     """``yyyymm`` of an epoch minute (UTC)."""
-    when = _EPOCH + timedelta(minutes=minute)
-    return when.year * 100 + when.month
+    day = minute // 1440
+    month = _MONTH_OF_DAY.get(day)
+    if month is None:
+        when = _EPOCH + timedelta(days=day)
+        month = _MONTH_OF_DAY[day] = when.year * 100 + when.month
+    return month
 
 
 def _add(target: dict[int, list[int]], key: int, sums: list[int]) -> None:
@@ -88,7 +95,8 @@ class SeriesState:
             _add(self.hours, minute // 60, sums)
             _add(self.days, minute // 1440, sums)
             _add(self.months, month_of_minute(minute), sums)
-            self.newest_minute = max(self.newest_minute, minute)
+            if minute > self.newest_minute:
+                self.newest_minute = minute
         for minute, amounts in units or ():
             acc = self.units.setdefault(month_of_minute(minute), {})
             for name, amount in amounts.items():
@@ -97,10 +105,14 @@ class SeriesState:
         return True
 
     def _expire(self) -> None:
+        """Drop old buckets, in steps (a scan per apply would cost more than the apply)."""
         newest = self.newest_minute
-        _trim(self.minutes, newest - MINUTES_KEPT)
-        _trim(self.hours, newest // 60 - HOURS_KEPT)
-        _trim(self.days, newest // 1440 - DAYS_KEPT)
+        if len(self.minutes) > MINUTES_KEPT + 30:
+            _trim(self.minutes, newest - MINUTES_KEPT)
+        if len(self.hours) > HOURS_KEPT + 24:
+            _trim(self.hours, newest // 60 - HOURS_KEPT)
+        if len(self.days) > DAYS_KEPT + 31:
+            _trim(self.days, newest // 1440 - DAYS_KEPT)
         if len(self.months) > MONTHS_KEPT:
             for month in sorted(self.months)[:-MONTHS_KEPT]:
                 del self.months[month]
