@@ -95,8 +95,7 @@ class SeriesState:
             _add(self.hours, minute // 60, sums)
             _add(self.days, minute // 1440, sums)
             _add(self.months, month_of_minute(minute), sums)
-            if minute > self.newest_minute:
-                self.newest_minute = minute
+            self.newest_minute = max(self.newest_minute, minute)
         for minute, amounts in units or ():
             acc = self.units.setdefault(month_of_minute(minute), {})
             for name, amount in amounts.items():
