@@ -257,6 +257,58 @@ def bench_throughput(
     typer.echo(summary_line(summary))
 
 
+@bench_app.command("memory")
+def bench_memory(
+    series: Annotated[
+        str, typer.Option(help="Distinct api_key_id series per measurement, comma-separated.")
+    ] = "10000,100000",
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
+    ] = None,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the usage topic.")] = 4,
+    events_per_key: Annotated[int, typer.Option(min=1, help="Events per api_key_id.")] = 2,
+    keep_dir: Annotated[bool, typer.Option(help="Keep the run's logs and state.")] = False,
+) -> None:
+    """Worker memory per series and state recovery time: RSS of a worker holding S series
+    against an idle one, then the time a replacement takes to answer with the full state
+    from the changelogs (fresh data dir) and from RocksDB (same data dir). The last line on
+    stdout is a JSON summary; progress and a table go to stderr."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if not (Path(repo) / "bench" / "memory" / "__init__.py").is_file():
+        raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from bench.memory import (
+        BenchError,
+        MemoryConfig,
+        parse_series,
+        run_memory_benchmark,
+        summary_line,
+    )
+
+    try:
+        counts = parse_series(series)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--series") from exc
+    config = MemoryConfig(
+        series=counts,
+        partitions=partitions,
+        bootstrap=bootstrap,
+        events_per_key=events_per_key,
+        keep_dir=keep_dir,
+    )
+    try:
+        summary = run_memory_benchmark(config)
+    except BenchError as exc:
+        typer.echo(f"bench: error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo("bench: interrupted", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(summary_line(summary))
+
+
 def main() -> None:
     app()
 
