@@ -2,14 +2,17 @@
 
 Run: .venv/bin/python bench/decode_throughput.py [--events 200000]
 
-Prints events/s for single-event messages and batches of 1,000, the per-event cost of
-pricing through a cached price card against genai-prices' own calc_price, and orjson
+Prints events/s of the pydantic path (validate, HTTP ingest) and of the worker's hot
+path (fast item check and msgspec batch tier), for single-event messages and batches of
+1,000, with ratios against the pydantic path on single events; the per-event cost of
+pricing through a cached price card against genai-prices' own calc_price; and orjson
 parse alone as the ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import time
 import warnings
@@ -22,6 +25,7 @@ from genai_prices import Usage, calc_price
 
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
+from streams.fast_decode import RowDecoder
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -56,7 +60,14 @@ def events(n: int, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def each(fn: Callable[[Any], object], items: list[Any]) -> None:
+    """Run ``fn`` over items without keeping results (kept results would bench the GC)."""
+    for item in items:
+        fn(item)
+
+
 def rate(label: str, n: int, fn: Callable[[], object], baseline: float | None = None) -> float:
+    gc.collect()
     start = time.perf_counter()
     fn()
     elapsed = time.perf_counter() - start
@@ -78,20 +89,44 @@ def main() -> None:
     decoder.decode(batches[0], now)  # warm the price cards
 
     print(f"{args.events:,} events, {len(batches)} batches of 1,000\n")
+    rows = RowDecoder(decoder)
+    rows.decode(batches[0], now)
+    now_us = (now - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
     ceiling = rate(
         "orjson.loads only, batches of 1,000 (ceiling)",
         len(evs),
-        lambda: [orjson.loads(b) for b in batches],
+        lambda: each(orjson.loads, batches),
+    )
+    print("pydantic model (spendwatch validate, HTTP ingest, worker fallback):")
+    base = rate(
+        "  single-event messages",
+        len(evs) // 10,
+        lambda: each(lambda m: decoder.decode(m, now), singles[: len(evs) // 10]),
     )
     rate(
-        "decode+validate+price, single-event messages",
+        "  batches of 1,000",
         len(evs),
-        lambda: [decoder.decode(m, now) for m in singles],
+        lambda: each(lambda b: decoder.decode(b, now), batches),
+        base,
+    )
+    print("worker hot path (RowDecoder, same verdicts):")
+    rate(
+        "  single-event messages (fast item check)",
+        len(evs),
+        lambda: each(lambda m: rows.decode(m, now), singles),
+        base,
     )
     rate(
-        "decode+validate+price, batches of 1,000",
+        "  batches of 1,000, item by item",
         len(evs),
-        lambda: [decoder.decode(b, now) for b in batches],
+        lambda: each(lambda b: rows.decode_items(b, now, now_us), batches),
+        base,
+    )
+    rate(
+        "  batches of 1,000, msgspec batch tier",
+        len(evs),
+        lambda: each(lambda b: rows.decode(b, now), batches),
+        base,
     )
     print(f"{'':<48} (ceiling {ceiling:,.0f} events/s)\n")
 

@@ -95,9 +95,11 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
         settings=settings,
         metrics=metrics,
         series_table=_raw_table(app, "series", settings.series_partitions),
+        buckets_topic=buckets,
     )
     app.agent(usage, name="ingest")(ingest.run)
     app.agent(buckets, name="series")(series.run)
+    app.timer(settings.flush_interval_s)(series.tick)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

@@ -5,15 +5,17 @@ own (partition, offset): the event ids it saw first and the partition's watermar
 it. From those records a restarted or new owner of the partition rebuilds, before it
 processes anything, which event ids were already counted and where the watermark stood.
 
-An event is a duplicate when its id was first seen at *another* offset (or earlier in
-the same message). Replaying a message after a crash therefore reproduces exactly the
-decisions of the first run: its own first sightings count again, and the buckets'
-owners drop the replayed partials by their (partition, offset) tag.
+An event is a duplicate when it was counted at a *lower* offset (or earlier in the same
+message), so replaying a message after a crash reproduces exactly the decisions of the
+first run: its own first sightings count again, and the buckets' owners drop the
+replayed partials by their (partition, offset) tag. Records expire after the dedup
+window of event time: a copy resent later than that counts again.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -40,20 +42,34 @@ class Filtered:
 
 @dataclass
 class PartitionDedup:
-    """Duplicate filter and watermark of one usage partition."""
+    """Duplicate filter and watermark of one usage partition.
+
+    Every decision about message ``o`` depends only on the records of messages *before*
+    ``o``: an event is a duplicate when it was counted at a lower offset (or earlier in
+    the same message), and the watermark before ``o`` is the highest event minute of
+    the messages before it. Replays, and messages handed out of order around a
+    rebalance, therefore decide exactly as the first run did.
+    """
 
     partition: int
     window_minutes: int
     first_seen: dict[str, int] = field(default_factory=dict)
+    """Event id to the lowest offset it was counted at."""
     offsets: list[int] = field(default_factory=list)
     """Offsets with a record, ascending."""
-    watermarks: list[int] = field(default_factory=list)
+    maxima: list[int] = field(default_factory=list)
+    """The highest event minute of each recorded message (aligned with ``offsets``)."""
     ids: dict[int, list[str]] = field(default_factory=dict)
+    _prefix: list[int] = field(default_factory=list)
 
     def watermark_before(self, offset: int) -> int:
-        """The watermark as it stood just before ``offset`` (-1 before any event)."""
+        """The highest event minute of the messages before ``offset`` (-1 if none)."""
         index = bisect.bisect_left(self.offsets, offset)
-        return self.watermarks[index - 1] if index else -1
+        if not index:
+            return -1
+        if len(self._prefix) != len(self.maxima):
+            self._prefix = list(itertools.accumulate(self.maxima, max))
+        return self._prefix[index - 1]
 
     def filter(self, rows: Iterable[Row], offset: int) -> Filtered:
         seen = self.first_seen
@@ -64,39 +80,41 @@ class PartitionDedup:
         for row in rows:
             event_id = row[0]
             where = seen.get(event_id)
-            if (where is not None and where != offset) or event_id in in_message:
+            if event_id in in_message or (where is not None and where < offset):
                 duplicates += 1
                 continue
             in_message.add(event_id)
             kept.append(row)
-            if where is None:
+            if where is None or where > offset:
                 seen[event_id] = offset
                 first.append(event_id)
         return Filtered(kept, duplicates, first)
 
-    def remember(self, offset: int, watermark: int, first_seen: list[str]) -> bytes:
+    def remember(self, offset: int, message_max: int, first_seen: list[str]) -> bytes:
         """Note a processed message; returns the record value to store under its key."""
         index = bisect.bisect_left(self.offsets, offset)
         if index < len(self.offsets) and self.offsets[index] == offset:
-            del self.offsets[index:]
-            del self.watermarks[index:]
-        self.offsets.append(offset)
-        self.watermarks.append(watermark)
-        previous = self.ids.get(offset, [])
-        self.ids[offset] = sorted(set(previous) | set(first_seen))
-        return orjson.dumps({"wm": watermark, "ids": self.ids[offset]})
+            self.maxima[index] = max(self.maxima[index], message_max)
+        else:
+            self.offsets.insert(index, offset)
+            self.maxima.insert(index, message_max)
+        self._prefix = []
+        self.ids[offset] = sorted(set(self.ids.get(offset, ())) | set(first_seen))
+        return orjson.dumps({"wm": self.maxima[index], "ids": self.ids[offset]})
 
     def expire(self, watermark: int) -> list[int]:
         """Forget records older than the window; returns their offsets (to delete)."""
         horizon = watermark - self.window_minutes
         expired: list[int] = []
-        while len(self.offsets) > 1 and self.watermarks[0] < horizon:
+        while len(self.offsets) > 1 and self.maxima[0] < horizon:
             offset = self.offsets.pop(0)
-            self.watermarks.pop(0)
+            self.maxima.pop(0)
             for event_id in self.ids.pop(offset, []):
                 if self.first_seen.get(event_id) == offset:
                     del self.first_seen[event_id]
             expired.append(offset)
+        if expired:
+            self._prefix = []
         return expired
 
     def load(self, records: Iterable[tuple[int, bytes]]) -> None:
@@ -104,8 +122,9 @@ class PartitionDedup:
         for offset, value in sorted(records):
             record = orjson.loads(value)
             self.offsets.append(offset)
-            self.watermarks.append(int(record["wm"]))
+            self.maxima.append(int(record["wm"]))
             ids = list(record["ids"])
             self.ids[offset] = ids
             for event_id in ids:
                 self.first_seen.setdefault(event_id, offset)
+        self._prefix = []

@@ -35,8 +35,12 @@ class IngestStage:
     partitions: dict[int, PartitionDedup] = field(default_factory=dict)
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
-        async for event in stream.events():
+        # Acknowledge by hand, after the message is fully processed: a worker stopped or
+        # cancelled half-way through a message must leave it to be processed again.
+        manual: StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
+        async for event in manual.events():
             await self.process(event)
+            await manual.ack(event)
             yield None
 
     def forget_partitions(self) -> None:
@@ -86,9 +90,10 @@ class IngestStage:
         records = partial_records(partials, partition, offset, self.settings.series_partitions)
         for target, value in records.items():
             await self.buckets_topic.send(key=str(target).encode(), value=value, partition=target)
-        if filtered.rows or decoded.rows:
+        if decoded.rows:
+            message_max = max(row[1] for row in decoded.rows)
             self.dedup_table[record_key(partition, offset).encode()] = dedup.remember(
-                offset, totals.watermark, filtered.first_seen
+                offset, message_max, filtered.first_seen
             )
         for old in dedup.expire(totals.watermark):
             key = record_key(partition, old).encode()

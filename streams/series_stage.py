@@ -5,11 +5,18 @@ Records of the buckets topic are applied to in-memory ``SeriesState`` objects at
 written to the changelogged table, once per partition per flush interval rather than
 once per record. An unflushed record is not committed, so a crash replays it; the state's
 per-source positions make the replay a no-op where it had already been stored.
+
+The table's local store files a write under the partition of the event being processed,
+so a partition's states are flushed while one of its records is current. A partition
+that has gone quiet with unflushed records gets a tick record from a timer, and flushes
+when the tick comes round. At most ``max_cached_series`` states stay in memory; the
+least recently used clean ones are dropped and read back from the table when needed.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +25,12 @@ import orjson
 from faust.types import EventT, StreamT
 
 from streams.metrics import WorkerMetrics
-from streams.producer import partition_for
 from streams.series_state import SeriesState
 from streams.settings import WorkerSettings
 
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
+TICK = b'{"tick":1}'
 
 
 @dataclass
@@ -31,6 +38,7 @@ class _PartitionBuffer:
     dirty: set[str] = field(default_factory=set)
     pending: list[EventT[bytes]] = field(default_factory=list)
     since: float = field(default_factory=time.monotonic)
+    tick_sent: bool = False
 
 
 @dataclass
@@ -38,7 +46,8 @@ class SeriesStage:
     settings: WorkerSettings
     metrics: WorkerMetrics
     series_table: Any
-    cache: dict[str, SeriesState] = field(default_factory=dict)
+    buckets_topic: Any
+    cache: OrderedDict[str, SeriesState] = field(default_factory=OrderedDict)
     buffers: dict[int, _PartitionBuffer] = field(default_factory=dict)
     on_change: Callable[[str, SeriesState], None] | None = None
     """Called after a state changed (detectors hook in here)."""
@@ -46,12 +55,21 @@ class SeriesStage:
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         manual: StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
         async for event in manual.events():
-            self.apply(event)
-            buffer = self.buffers[event.message.partition]
+            partition = event.message.partition
+            buffer = self.apply(event)
             due = time.monotonic() - buffer.since >= self.settings.flush_interval_s
             if due or len(buffer.pending) >= MAX_PENDING:
-                await self.flush(event.message.partition, manual)
+                await self.flush(partition, manual)
             yield None
+
+    async def tick(self) -> None:
+        """Timer: nudge quiet partitions that hold unflushed records."""
+        now = time.monotonic()
+        for partition, buffer in list(self.buffers.items()):
+            quiet = now - buffer.since >= self.settings.flush_interval_s
+            if buffer.pending and quiet and not buffer.tick_sent:
+                buffer.tick_sent = True
+                await self.buckets_topic.send(key=b"tick", value=TICK, partition=partition)
 
     def state(self, name: str) -> SeriesState:
         state = self.cache.get(name)
@@ -59,27 +77,28 @@ class SeriesStage:
             stored = self.series_table.get(name.encode())
             state = SeriesState.from_bytes(stored) if stored else SeriesState()
             self.cache[name] = state
+        else:
+            self.cache.move_to_end(name)
         return state
 
-    def apply(self, event: EventT[bytes]) -> None:
+    def apply(self, event: EventT[bytes]) -> _PartitionBuffer:
+        buffer = self.buffers.setdefault(event.message.partition, _PartitionBuffer())
+        buffer.pending.append(event)
+        if event.value == TICK:
+            return buffer
         record = orjson.loads(event.value)
         source_partition, source_offset = record["p"], record["o"]
         units = record.get("u", {})
-        buffer = self.buffers.setdefault(event.message.partition, _PartitionBuffer())
         for name, buckets in record["s"].items():
             state = self.state(name)
             if state.apply(source_partition, source_offset, buckets, units.get(name)):
                 buffer.dirty.add(name)
                 if self.on_change is not None:
                     self.on_change(name, state)
-        buffer.pending.append(event)
+        return buffer
 
     async def flush(self, partition: int, stream: StreamT[bytes]) -> None:
-        """Store the partition's changed series, then acknowledge its records.
-
-        Runs while an event of ``partition`` is current: the table's local store files
-        a write under the current event's partition, which must own the series.
-        """
+        """Store the partition's changed series, then acknowledge its records."""
         buffer = self.buffers.get(partition)
         if buffer is None:
             return
@@ -96,14 +115,22 @@ class SeriesStage:
             await stream.ack(pending)
         buffer.pending.clear()
         buffer.since = time.monotonic()
+        buffer.tick_sent = False
+        self._evict()
+
+    def _evict(self) -> None:
+        excess = len(self.cache) - self.settings.max_cached_series
+        if excess <= 0:
+            return
+        dirty = set().union(*(b.dirty for b in self.buffers.values()))
+        for name in list(self.cache)[: excess + self.settings.max_cached_series // 10]:
+            if name not in dirty:
+                del self.cache[name]
 
     def forget_partitions(self) -> None:
         """After a rebalance: drop unflushed state; unacknowledged records come again."""
         self.cache.clear()
         self.buffers.clear()
-
-    def owns(self, name: str, partition: int) -> bool:
-        return partition_for(name, self.settings.series_partitions) == partition
 
     def series(self, name: str) -> SeriesState | None:
         """Current state for reads: the in-memory one if loaded, else the stored one."""

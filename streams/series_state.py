@@ -2,9 +2,10 @@
 
 A series state takes partial buckets from many usage partitions. Each partial carries
 the (partition, offset) of the message it came from; the state keeps, per source
-partition, the highest offset applied, in the same stored value as the sums. Applying
-a partial again (a replay after a crash, a resend) is a no-op, and a crash between
-two writes can never leave sums and positions disagreeing.
+partition, which offsets it applied (``AppliedOffsets``), in the same stored value as
+the sums. Applying a partial again (a replay after a crash, a resend) is a no-op, in
+whatever order partials arrive, and a crash between two writes can never leave sums
+and positions disagreeing.
 
 Windows are read from the buckets: 5 minutes and 1 hour from minute buckets, 24 hours
 and 7 days from hour buckets, the calendar month from month buckets.
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from streams.applied_offsets import AppliedOffsets
 from streams.rollup import N_METRICS
 
 MINUTES_KEPT = 180
@@ -75,8 +77,8 @@ class SeriesState:
     months: dict[int, list[int]] = field(default_factory=dict)
     units: dict[int, dict[str, Decimal]] = field(default_factory=dict)
     """Units of value per month."""
-    applied: dict[int, int] = field(default_factory=dict)
-    """Source partition to the highest source offset applied."""
+    applied: dict[int, AppliedOffsets] = field(default_factory=dict)
+    """Source partition to the offsets of its messages already applied."""
     newest_minute: int = -1
 
     def apply(
@@ -87,9 +89,11 @@ class SeriesState:
         units: list[Any] | None = None,
     ) -> bool:
         """Add one message's partial; False (and no change) when already applied."""
-        if self.applied.get(source_partition, -1) >= source_offset:
+        seen = self.applied.get(source_partition)
+        if seen is None:
+            seen = self.applied[source_partition] = AppliedOffsets()
+        if not seen.add(source_offset):
             return False
-        self.applied[source_partition] = source_offset
         for minute, *sums in buckets:
             _add(self.minutes, minute, sums)
             _add(self.hours, minute // 60, sums)
@@ -140,7 +144,7 @@ class SeriesState:
                 "d": [[k, *v] for k, v in self.days.items()],
                 "M": [[k, *v] for k, v in self.months.items()],
                 "u": [[k, {n: str(a) for n, a in v.items()}] for k, v in self.units.items()],
-                "a": [[p, o] for p, o in self.applied.items()],
+                "a": [[p, *seen.to_json()] for p, seen in self.applied.items()],
                 "n": self.newest_minute,
             }
         )
@@ -154,6 +158,6 @@ class SeriesState:
             days={row[0]: row[1:] for row in data["d"]},
             months={row[0]: row[1:] for row in data["M"]},
             units={k: {n: Decimal(a) for n, a in v.items()} for k, v in data["u"]},
-            applied={p: o for p, o in data["a"]},
+            applied={row[0]: AppliedOffsets.from_json(row[1:]) for row in data["a"]},
             newest_minute=data["n"],
         )

@@ -39,6 +39,9 @@ class WorkerSettings(BaseSettings):
         description="Dimensions that get a series per value",
     )
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="Series state flush interval")
+    max_cached_series: int = Field(
+        50_000, ge=100, description="Series states kept in memory; the rest are read from disk"
+    )
     max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_future_skew_s: int = Field(300, ge=0)
     max_age_s: int = Field(7 * 86400, ge=60)

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["schemas.money", "schemas.providers"]
+MODULES = ["schemas.money", "schemas.providers", "streams.applied_offsets"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,52 +1,78 @@
 from __future__ import annotations
 
+import itertools
+
+import orjson
+from hypothesis import given
+from hypothesis import strategies as st
+
 from streams.dedup import PartitionDedup, parse_record_key, record_key
 from streams.fast_decode import Row
 
 
-def rows(*ids: str) -> list[Row]:
-    return [(event_id, 0) for event_id in ids]
+def rows(*ids: str, minute: int = 0) -> list[Row]:
+    return [(event_id, minute) for event_id in ids]
+
+
+def process(dedup: PartitionDedup, offset: int, message: list[Row]) -> tuple[list[str], int]:
+    before = dedup.watermark_before(offset)
+    result = dedup.filter(message, offset)
+    dedup.remember(offset, max(r[1] for r in message), result.first_seen)
+    return [r[0] for r in result.rows], before
+
+
+def stored(dedup: PartitionDedup) -> list[tuple[int, bytes]]:
+    return [
+        (o, orjson.dumps({"wm": m, "ids": dedup.ids[o]}))
+        for o, m in zip(dedup.offsets, dedup.maxima, strict=True)
+    ]
 
 
 def test_duplicates_across_and_within_messages_count_once() -> None:
     dedup = PartitionDedup(0, window_minutes=60)
-    first = dedup.filter(rows("a", "b", "a"), offset=10)
-    assert [r[0] for r in first.rows] == ["a", "b"]
-    assert first.duplicates == 1
-    dedup.remember(10, 5, first.first_seen)
-    second = dedup.filter(rows("b", "c"), offset=11)
-    assert [r[0] for r in second.rows] == ["c"]
+    assert process(dedup, 10, rows("a", "b", "a"))[0] == ["a", "b"]
+    assert process(dedup, 11, rows("b", "c"))[0] == ["c"]
 
 
 def test_a_replayed_message_decides_as_the_first_run_did() -> None:
     dedup = PartitionDedup(0, window_minutes=60)
     for offset, ids in [(1, ("a", "b")), (2, ("b", "c", "c")), (3, ("d",))]:
-        result = dedup.filter(rows(*ids), offset)
-        dedup.remember(offset, offset * 10, result.first_seen)
+        process(dedup, offset, rows(*ids, minute=offset * 10))
     restored = PartitionDedup(0, window_minutes=60)
-    restored.load((o, v) for o, v in _stored(dedup))
-    replay = restored.filter(rows("b", "c", "c"), offset=2)
-    assert [r[0] for r in replay.rows] == ["c"]
-    assert replay.duplicates == 2
-    assert restored.watermark_before(2) == 10
+    restored.load(stored(dedup))
+    assert process(restored, 2, rows("b", "c", "c", minute=20)) == (["c"], 10)
     assert restored.watermark_before(3) == 20
     assert restored.watermark_before(1) == -1
 
 
-def _stored(dedup: PartitionDedup) -> list[tuple[int, bytes]]:
-    import orjson
+messages = st.lists(
+    st.lists(st.sampled_from("abcdefgh"), min_size=1, max_size=6), min_size=1, max_size=8
+)
 
-    return [
-        (o, orjson.dumps({"wm": wm, "ids": dedup.ids[o]}))
-        for o, wm in zip(dedup.offsets, dedup.watermarks, strict=True)
-    ]
+
+@given(messages, st.randoms())
+def test_decisions_do_not_depend_on_processing_order(
+    contents: list[list[str]], rng: st.randoms
+) -> None:
+    """Messages handed out of order (around a rebalance) decide as in order."""
+    in_order = PartitionDedup(0, window_minutes=10**6)
+    expected = {o: process(in_order, o, rows(*ids, minute=o))[0] for o, ids in enumerate(contents)}
+    shuffled = PartitionDedup(0, window_minutes=10**6)
+    order = list(range(len(contents)))
+    rng.shuffle(order)
+    for o in order:  # first pass out of order, then the in-order replay that follows it
+        process(shuffled, o, rows(*contents[o], minute=o))
+    replayed = {o: process(shuffled, o, rows(*ids, minute=o)) for o, ids in enumerate(contents)}
+    assert {o: kept for o, (kept, _) in replayed.items()} == expected
+    assert [wm for _, wm in replayed.values()] == list(
+        itertools.accumulate([-1, *range(len(contents) - 1)], max)
+    )
 
 
 def test_records_expire_after_the_window() -> None:
     dedup = PartitionDedup(0, window_minutes=30)
     for offset, minute in [(1, 100), (2, 110), (3, 140), (4, 150)]:
-        result = dedup.filter(rows(f"e{offset}"), offset)
-        dedup.remember(offset, minute, result.first_seen)
+        process(dedup, offset, rows(f"e{offset}", minute=minute))
     assert dedup.expire(watermark=150) == [1, 2]
     assert "e1" not in dedup.first_seen
     assert dedup.filter(rows("e3"), 9).duplicates == 1

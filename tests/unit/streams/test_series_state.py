@@ -22,9 +22,10 @@ def test_a_partial_is_applied_once_per_source_position() -> None:
     state = SeriesState()
     assert state.apply(0, 5, [bucket(BASE, 100)])
     assert not state.apply(0, 5, [bucket(BASE, 100)])
-    assert not state.apply(0, 4, [bucket(BASE, 100)])
+    assert state.apply(0, 4, [bucket(BASE, 1)])  # out of order, first time: applied
+    assert not state.apply(0, 4, [bucket(BASE, 1)])
     assert state.apply(1, 2, [bucket(BASE, 10)])
-    assert state.window("5m", BASE)[0] == 110
+    assert state.window("5m", BASE)[0] == 111
 
 
 def test_windows() -> None:
