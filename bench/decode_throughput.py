@@ -171,6 +171,15 @@ def main() -> None:
         ],
         baseline=base,
     )
+    minutes = [(t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(minutes=1) for t in ts]
+
+    def hot_path() -> None:
+        for e, minute in zip(evs, minutes, strict=True):
+            card = book.card_at_minute(e["provider"], e["model"], minute, e["input_tokens"])
+            if card is not None:
+                card.cost_nanos(e["input_tokens"], e["output_tokens"], e["cache_read_tokens"], 0)
+
+    rate("worker: card_at_minute + cost_nanos", len(evs), hot_path, baseline=base)
     print(f"\ncatalogue lookups for {len(evs):,} events: {book.lookups}")
 
 
