@@ -18,19 +18,23 @@ A row is a plain tuple, in ``ROW_FIELDS`` order::
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from schemas.decode import Decoded, EventDecoder, PricedEvent, Rejected
-from schemas.event import MAX_REPORTED_COST_USD, MAX_TOKENS
-from schemas.money import NANOS_PER_USD
+from schemas.event import MAX_TOKENS
 from schemas.pricing import CostSource
 from schemas.providers import normalize_provider
 from streams.batch_decode import PlainEvent, plain_batch
+from streams.field_checks import (
+    is_label,
+    plain_latency,
+    plain_tags,
+    plain_units,
+    reported_nanos,
+)
 
 ROW_FIELDS = (
     "event_id", "minute", "provider", "model", "api_key_id", "team", "app", "feature",
@@ -55,18 +59,6 @@ _RFC3339 = re.compile(
     r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):([0-5][0-9])(?:\.([0-9]{1,6}))?"
     r"(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
-_PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,18})?")
-
-
-def _label(value: Any) -> bool:
-    """A string pydantic keeps as it is: 1..256 printable chars, no edge spaces."""
-    return (
-        type(value) is str
-        and 0 < len(value) <= 256
-        and value.isprintable()
-        and value[0] != " "
-        and value[-1] != " "
-    )
 
 
 @dataclass(slots=True)
@@ -122,24 +114,24 @@ class RowDecoder:
                 ev.environment,
             )
             if not (
-                _label(ev.event_id)
+                is_label(ev.event_id)
                 and (model in labels or known(model))
                 and (key in labels or known(key))
                 and (team is None or team in labels or known(team))
                 and (app is None or app in labels or known(app))
                 and (feature is None or feature in labels or known(feature))
                 and (env is None or env in labels or known(env))
-                and (ev.user_id is None or _label(ev.user_id))
+                and (ev.user_id is None or is_label(ev.user_id))
             ):  # fmt: skip
                 return None
-            if (ev.tags and not _plain_tags(ev.tags)) or (ev.units and not _plain_units(ev.units)):
+            if (ev.tags and not plain_tags(ev.tags)) or (ev.units and not plain_units(ev.units)):
                 return None
             provider = providers.get(ev.provider) or self._provider(ev.provider)
             minute = self._minute(ev.timestamp, now_us)
             if provider is None or minute is None:
                 return None
             if ev.cost_usd is not None:
-                cost = _reported_nanos(ev.cost_usd)
+                cost = reported_nanos(ev.cost_usd)
                 if cost is None:
                     return None
                 source = REPORTED
@@ -194,7 +186,7 @@ class RowDecoder:
         key: Any = get("api_key_id")
         team, app, feature, env = get("team"), get("app"), get("feature"), get("environment")
         if not (
-            _label(event_id)
+            is_label(event_id)
             and type(model) is str and (model in labels or known(model))
             and type(key) is str and (key in labels or known(key))
             and (team is None or (type(team) is str and (team in labels or known(team))))
@@ -205,7 +197,7 @@ class RowDecoder:
         ):  # fmt: skip
             return None
         user_id = get("user_id")
-        if user_id is not None and not _label(user_id):
+        if user_id is not None and not is_label(user_id):
             return None
         inp, out = get("input_tokens", 0), get("output_tokens", 0)
         cr, cw = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
@@ -224,14 +216,14 @@ class RowDecoder:
         status = get("status")
         if status is not None and status not in _STATUSES:
             return None
-        if not (_plain_latency(get("latency_ms")) and _plain_tags(get("tags"))):
+        if not (plain_latency(get("latency_ms")) and plain_tags(get("tags"))):
             return None
         units = get("units")
-        if units is not None and not _plain_units(units):
+        if units is not None and not plain_units(units):
             return None
         reported = get("cost_usd")
         if reported is not None:
-            nanos = _reported_nanos(reported)
+            nanos = reported_nanos(reported)
             if nanos is None:
                 return None
             cost, source = nanos, REPORTED
@@ -247,7 +239,7 @@ class RowDecoder:
 
     def _known_label(self, value: Any) -> bool:
         """Check a label once; remember it when it is plainly valid."""
-        if not _label(value):
+        if not is_label(value):
             return False
         if len(self._labels) >= 100_000:
             self._labels.clear()
@@ -310,47 +302,6 @@ class RowDecoder:
             self._seconds.clear()
         self._seconds[head] = second
         return second
-
-
-def _plain_latency(value: Any) -> bool:
-    if value is None:
-        return True
-    kind = type(value)
-    return (kind is int or (kind is float and math.isfinite(value))) and 0 <= value <= 86_400_000
-
-
-def _plain_tags(tags: Any) -> bool:
-    if tags is None:
-        return True
-    if type(tags) is not dict or len(tags) > 64:
-        return False
-    return all(
-        type(k) is str and type(v) is str and len(k) <= 128 and len(v) <= 1024
-        and k == k.strip() and v == v.strip()
-        for k, v in tags.items()
-    )  # fmt: skip
-
-
-def _plain_units(units: Any) -> bool:
-    if type(units) is not dict or len(units) > 16:
-        return False
-    return all(
-        type(k) is str and 0 < len(k) <= 64 and k == k.strip()
-        and type(v) is int and 0 <= v <= 10**12
-        for k, v in units.items()
-    )  # fmt: skip
-
-
-def _reported_nanos(value: Any) -> int | None:
-    if type(value) is not str or _PLAIN_DECIMAL.fullmatch(value) is None:
-        return None
-    amount = Decimal(value)
-    if amount > MAX_REPORTED_COST_USD:
-        return None
-    nanos = amount * NANOS_PER_USD
-    if nanos != nanos.to_integral_value():
-        return None  # sub-nano precision: the slow path rounds it
-    return int(nanos)
 
 
 def row_from_priced(priced: PricedEvent) -> Row:
