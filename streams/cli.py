@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -205,6 +206,30 @@ def token_hash(
     typer.echo(f"{name} sha256:{token_digest(token)}")
 
 
+def _bench_package(name: str) -> None:
+    """Make ``bench/NAME`` importable; it lives in a checkout, not in the installed package."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if not (Path(repo) / "bench" / name / "__init__.py").is_file():
+        raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+
+
+def _run_bench(run: Callable[[], str]) -> None:
+    """Run a benchmark; its JSON summary is the last stdout line, errors exit non-zero."""
+    from bench.throughput import BenchError
+
+    try:
+        line = run()
+    except BenchError as exc:
+        typer.echo(f"bench: error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo("bench: interrupted", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(line)
+
+
 bench_app = typer.Typer(help="Benchmarks on a real Kafka broker (from a checkout).")
 app.add_typer(bench_app, name="bench", no_args_is_help=True)
 
@@ -230,12 +255,8 @@ def bench_throughput(
     """Consumption throughput per worker process: spendwatch on batched and on single-event
     messages, a naive Faust app and a raw aiokafka+orjson ceiling, on one broker. The last
     line on stdout is a JSON summary; progress and a table go to stderr."""
-    repo = str(Path(__file__).resolve().parents[1])
-    if not (Path(repo) / "bench" / "throughput" / "__init__.py").is_file():
-        raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
-    from bench.throughput import BenchConfig, BenchError, run_benchmark, summary_line
+    _bench_package("throughput")
+    from bench.throughput import BenchConfig, run_benchmark, summary_line
 
     config = BenchConfig(
         events=events,
@@ -246,15 +267,7 @@ def bench_throughput(
         naive_store=naive_store,
         keep_dir=keep_dir,
     )
-    try:
-        summary = run_benchmark(config)
-    except BenchError as exc:
-        typer.echo(f"bench: error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        typer.echo("bench: interrupted", err=True)
-        raise typer.Exit(130) from None
-    typer.echo(summary_line(summary))
+    _run_bench(lambda: summary_line(run_benchmark(config)))
 
 
 @bench_app.command("memory")
@@ -274,18 +287,8 @@ def bench_memory(
     against an idle one, then the time a replacement takes to answer with the full state
     from the changelogs (fresh data dir) and from RocksDB (same data dir). The last line on
     stdout is a JSON summary; progress and a table go to stderr."""
-    repo = str(Path(__file__).resolve().parents[1])
-    if not (Path(repo) / "bench" / "memory" / "__init__.py").is_file():
-        raise typer.BadParameter("bench/ is not here; run from a spendwatch checkout")
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
-    from bench.memory import (
-        BenchError,
-        MemoryConfig,
-        parse_series,
-        run_memory_benchmark,
-        summary_line,
-    )
+    _bench_package("memory")
+    from bench.memory import MemoryConfig, parse_series, run_memory_benchmark, summary_line
 
     try:
         counts = parse_series(series)
@@ -298,15 +301,7 @@ def bench_memory(
         events_per_key=events_per_key,
         keep_dir=keep_dir,
     )
-    try:
-        summary = run_memory_benchmark(config)
-    except BenchError as exc:
-        typer.echo(f"bench: error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    except KeyboardInterrupt:
-        typer.echo("bench: interrupted", err=True)
-        raise typer.Exit(130) from None
-    typer.echo(summary_line(summary))
+    _run_bench(lambda: summary_line(run_memory_benchmark(config)))
 
 
 def main() -> None:

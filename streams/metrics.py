@@ -83,11 +83,12 @@ class WorkerMetrics:
         """One message's outcome: rows counted, duplicates, late rows and rejects."""
         self.messages.inc()
         self.counted_events += len(counted)
-        sources = Tally(row[14] for row in counted)
+        sources: Tally[int] = Tally()
         nanos = 0
         unpriced: Tally[tuple[str, str]] = Tally()
         for row in counted:
             nanos += row[13]
+            sources[row[14]] += 1
             if row[14] == UNPRICED:
                 unpriced[(row[2], row[3])] += 1
         for code, count in sources.items():

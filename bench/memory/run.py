@@ -44,6 +44,7 @@ from bench.memory.workers import (
 from bench.throughput.data import delete_run_topics, ensure_topics, produce_inputs
 from bench.throughput.processes import WorkerProcess, local_broker, sigterm_as_interrupt
 from bench.throughput.progress import measure_worker, worker_timeout_s
+from bench.throughput.report import bench_console
 from streams.settings import WorkerSettings
 
 
@@ -74,13 +75,7 @@ class _Run:
 def run_memory_benchmark(cfg: MemoryConfig, console: Console | None = None) -> dict[str, Any]:
     """Measure every series count of ``cfg``; return the summary (see ``build_summary``)."""
     cfg.check()
-    if console is None:
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            console.width = max(console.width, 120)
-
-    def say(text: str) -> None:
-        console.print(f"[dim]bench:[/] {text}", highlight=False)
+    console, say = bench_console(console)
 
     token = f"benchmem{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix=f"spendwatch-{token}-"))

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from bench.throughput.progress import Rate
+
+
+def bench_console(console: Console | None = None) -> tuple[Console, Callable[[str], None]]:
+    """The console progress goes to (stderr, wide when not a terminal) and ``say``."""
+    if console is None:
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            console.width = max(console.width, 120)
+    out = console
+
+    def say(text: str) -> None:
+        out.print(f"[dim]bench:[/] {text}", highlight=False)
+
+    return console, say
 
 
 def build_summary(

@@ -32,7 +32,7 @@ from bench.throughput.processes import (
     worker_process,
 )
 from bench.throughput.progress import Rate, measure_worker, worker_timeout_s
-from bench.throughput.report import build_summary, print_table
+from bench.throughput.report import bench_console, build_summary, print_table
 
 
 @dataclass
@@ -92,13 +92,7 @@ def run_benchmark(cfg: BenchConfig, console: Console | None = None) -> dict[str,
     """Run every measurement; return the summary (see ``build_summary``)."""
     if cfg.events < 1 or cfg.partitions < 1 or cfg.batch_size < 1:
         raise BenchError("events, partitions and batch size must be at least 1")
-    if console is None:
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            console.width = max(console.width, 120)
-
-    def say(text: str) -> None:
-        console.print(f"[dim]bench:[/] {text}", highlight=False)
+    console, say = bench_console(console)
 
     token = f"bench{uuid.uuid4().hex[:10]}"
     workdir = Path(tempfile.mkdtemp(prefix=f"spendwatch-{token}-"))
