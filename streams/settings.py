@@ -22,8 +22,8 @@ class WorkerSettings(BaseSettings):
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
     data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
-    web_host: str = Field("127.0.0.1")
-    web_port: int = Field(6066, ge=0, le=65535)
+    web_host: str = Field("127.0.0.1", description="Address the worker's HTTP API listens on")
+    web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP API")
     bucket_partitions: int | None = Field(
         None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
     )
@@ -42,9 +42,11 @@ class WorkerSettings(BaseSettings):
     max_cached_series: int = Field(
         50_000, ge=100, description="Series states kept in memory; the rest are read from disk"
     )
-    max_message_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    max_future_skew_s: int = Field(300, ge=0)
-    max_age_s: int = Field(7 * 86400, ge=60)
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest usage message or HTTP body accepted"
+    )
+    max_future_skew_s: int = Field(300, ge=0, description="How far ahead an event time may be")
+    max_age_s: int = Field(7 * 86400, ge=60, description="How old an event time may be")
 
     @field_validator("bucket_minutes")
     @classmethod
