@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +49,6 @@ class SeriesStage:
     buckets_topic: Any
     cache: OrderedDict[str, SeriesState] = field(default_factory=OrderedDict)
     buffers: dict[int, _PartitionBuffer] = field(default_factory=dict)
-    on_change: Callable[[str, SeriesState], None] | None = None
-    """Called after a state changed (detectors hook in here)."""
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         manual: StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
@@ -93,8 +91,6 @@ class SeriesStage:
             state = self.state(name)
             if state.apply(source_partition, source_offset, buckets, units.get(name)):
                 buffer.dirty.add(name)
-                if self.on_change is not None:
-                    self.on_change(name, state)
         return buffer
 
     async def flush(self, partition: int, stream: StreamT[bytes]) -> None:
