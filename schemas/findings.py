@@ -1,0 +1,145 @@
+"""What flows between the packages after aggregation: series buckets, findings, alerts.
+
+``streams/`` (the live worker) and the offline backtest both build ``SeriesBucket``
+values and hand them to ``detectors/``; detectors return ``Finding`` values; the
+``alerting/`` lifecycle turns findings into ``Alert`` values that change state (firing,
+resolved) and are routed to receivers. Money is integer nano-USD throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.money import Nanos
+
+Dimension = Literal[
+    "api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"
+]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def minute_to_datetime(minute: int) -> datetime:
+    """An epoch minute as an aware UTC datetime.
+
+    >>> minute_to_datetime(60).isoformat()
+    '1970-01-01T01:00:00+00:00'
+    """
+    return _EPOCH + timedelta(minutes=minute)
+
+
+class Severity(StrEnum):
+    """PagerDuty's severities, most urgent first; ``critical`` and ``error`` page."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Scope(BaseModel):
+    """One series: a dimension and its value (``org`` has the value ``all``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dimension: Dimension
+    value: str = Field(min_length=1, max_length=256)
+
+    @property
+    def name(self) -> str:
+        """The series name used by the worker's tables and HTTP API, ``team=search``."""
+        return f"{self.dimension}={self.value}"
+
+    @classmethod
+    def parse(cls, name: str) -> Scope:
+        """``"team=search"`` to a scope.
+
+        >>> Scope.parse("team=search").value
+        'search'
+        """
+        dimension, _, value = name.partition("=")
+        return cls(dimension=dimension, value=value)
+
+
+@dataclass(slots=True)
+class SeriesBucket:
+    """The sums of one series over one event-time bucket.
+
+    Delivered in event-time order per series. While a bucket is open (``closed`` False)
+    it may be delivered several times, each time with the cumulative sums so far; once
+    the series' watermark has passed it, it is delivered exactly once with ``closed``
+    True. Buckets with no events are not delivered: a detector treats a gap as buckets
+    of zero.
+
+    ``contributors`` maps other series (``"api_key_id=k-1"``, ``"model=gpt-4o"``,
+    ``"app=search"`` ...) to their cost inside this bucket, for the largest
+    contributors of each other dimension; it may be empty.
+    """
+
+    scope: Scope
+    start_minute: int
+    width_minutes: int
+    cost_nanos: Nanos
+    calls: int
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    errors: int = 0
+    unpriced_calls: int = 0
+    closed: bool = True
+    contributors: dict[str, Nanos] = field(default_factory=dict)
+
+    @property
+    def start(self) -> datetime:
+        return minute_to_datetime(self.start_minute)
+
+    @property
+    def end(self) -> datetime:
+        return minute_to_datetime(self.start_minute + self.width_minutes)
+
+
+class Contributor(BaseModel):
+    """A series that drove a finding, with its cost in the finding's window."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    series: str
+    cost_nanos: Nanos
+
+
+class Finding(BaseModel):
+    """One detector's verdict on one series at one point in event time.
+
+    A detector reports a finding on every evaluation while the condition holds; the
+    alert lifecycle turns a run of findings into one alert and resolves it once
+    findings stop.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detector: str = Field(min_length=1, max_length=64)
+    scope: Scope
+    severity: Severity
+    at: datetime
+    """Event time of the evaluation (the end of the bucket that triggered it)."""
+    window_start: datetime
+    window_end: datetime
+    measure: str = Field(min_length=1, max_length=64)
+    """What ``observed`` and ``expected`` measure, e.g. ``usd_per_minute``."""
+    observed: float
+    expected: float
+    impact_nanos: Nanos
+    """Spend above what was expected over the window (0 when not a spend excess)."""
+    summary: str = Field(min_length=1, max_length=1024)
+    contributors: tuple[Contributor, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Findings with the same key belong to the same alert."""
+        return (self.detector, self.scope.name)
