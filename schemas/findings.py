@@ -143,3 +143,41 @@ class Finding(BaseModel):
     def key(self) -> tuple[str, str]:
         """Findings with the same key belong to the same alert."""
         return (self.detector, self.scope.name)
+
+
+class AlertState(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Alert(BaseModel):
+    """An incident on one series by one detector: opened by findings, resolved when they stop.
+
+    ``alert_id`` is stable for the life of the alert (it names PagerDuty's ``dedup_key``
+    and the Slack message to update); ``version`` grows with every change of state or
+    content, so receivers and the send record can tell one notification from the next.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_id: str = Field(min_length=1, max_length=128)
+    detector: str
+    scope: Scope
+    severity: Severity
+    state: AlertState
+    fired_at: datetime
+    resolved_at: datetime | None = None
+    updated_at: datetime
+    version: int = Field(default=1, ge=1)
+    measure: str
+    observed: float
+    expected: float
+    impact_nanos: Nanos
+    """The largest spend excess seen while firing."""
+    summary: str
+    contributors: tuple[Contributor, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.detector, self.scope.name)
