@@ -13,6 +13,7 @@ counted as late; nothing is dropped.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ METRICS = (
 COST, CALLS, INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, ERRORS, LATE, UNPRICED_CALLS = range(9)
 N_METRICS = len(METRICS)
 DIMENSIONS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org")
+CONTRIBUTOR_DIMENSIONS = ("api_key_id", "model", "app")
+"""Dimensions whose series are named as contributors of the other series' buckets."""
+TOP_CONTRIBUTORS = 5
 UNATTRIBUTED = "unattributed"
 ORG = "all"
 _COMBO_FIELD = {
@@ -108,18 +112,27 @@ class SeriesPartials:
 
     buckets: dict[str, Buckets] = field(default_factory=lambda: defaultdict(dict))
     units: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    contributors: dict[str, dict[int, dict[str, int]]] = field(default_factory=dict)
+    """Per series and minute: the cost of the largest other series inside it."""
 
 
-def fan_out(totals: MessageTotals, dimensions: Sequence[str] = DIMENSIONS) -> SeriesPartials:
-    """Spread combination sums over every dimension's series."""
+def fan_out(
+    totals: MessageTotals,
+    dimensions: Sequence[str] = DIMENSIONS,
+    contributor_dimensions: Sequence[str] = CONTRIBUTOR_DIMENSIONS,
+) -> SeriesPartials:
+    """Spread combination sums over every dimension's series, noting top contributors."""
     partials = SeriesPartials()
     fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
+    contributing = [i for i, d in enumerate(dimensions) if d in contributor_dimensions]
     for combo, sums in totals.combos.items():
         minute = combo[0]
         combo_units = totals.units.get(combo)
+        names = []
         for dimension, index in fields:
             value = ORG if index is None else str(combo[index])
             name = series_key(dimension, value)
+            names.append(name)
             buckets = partials.buckets[name]
             current = buckets.get(minute)
             if current is None:
@@ -131,7 +144,49 @@ def fan_out(totals: MessageTotals, dimensions: Sequence[str] = DIMENSIONS) -> Se
                 acc = partials.units.setdefault(name, {}).setdefault(minute, {})
                 for unit, amount in combo_units.items():
                     acc[unit] = acc.get(unit, 0) + amount
+        if contributing and sums[0]:
+            _contribute(partials.contributors, minute, names, contributing, sums[0])
+    _keep_top(partials.contributors)
     return partials
+
+
+def _contribute(
+    target: dict[str, dict[int, dict[str, int]]],
+    minute: int,
+    names: list[str],
+    contributing: list[int],
+    cost: int,
+) -> None:
+    parts = [names[i] for i in contributing]
+    for name in names:
+        acc = target.setdefault(name, {}).setdefault(minute, {})
+        for part in parts:
+            if part != name:
+                acc[part] = acc.get(part, 0) + cost
+
+
+def _keep_top(contributors: dict[str, dict[int, dict[str, int]]]) -> None:
+    """At most ``TOP_CONTRIBUTORS`` per contributing dimension, per series and minute."""
+    for minutes in contributors.values():
+        for minute, acc in minutes.items():
+            if len(acc) > 3 * TOP_CONTRIBUTORS:
+                minutes[minute] = top_contributors(acc)
+
+
+def top_contributors(acc: dict[str, int], keep: int = TOP_CONTRIBUTORS) -> dict[str, int]:
+    """The ``keep`` largest entries of each dimension (``dimension=value`` keys).
+
+    >>> top_contributors({"model=a": 5, "model=b": 9, "app=x": 1}, keep=1)
+    {'model=b': 9, 'app=x': 1}
+    """
+    by_dimension: dict[str, list[tuple[int, str]]] = {}
+    for part, cost in acc.items():
+        by_dimension.setdefault(part.partition("=")[0], []).append((cost, part))
+    kept: dict[str, int] = {}
+    for entries in by_dimension.values():
+        for cost, part in heapq.nlargest(keep, entries):
+            kept[part] = cost
+    return kept
 
 
 def partial_records(
@@ -148,6 +203,9 @@ def partial_records(
         record = grouped.setdefault(partition, {"p": source_partition, "o": source_offset,
                                                 "s": {}, "u": {}})  # fmt: skip
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]
+        contributors = partials.contributors.get(name)
+        if contributors:
+            record.setdefault("c", {})[name] = [[m, acc] for m, acc in contributors.items()]
         units = partials.units.get(name)
         if units:
             record["u"][name] = [

@@ -87,9 +87,12 @@ class SeriesStage:
         record = orjson.loads(event.value)
         source_partition, source_offset = record["p"], record["o"]
         units = record.get("u", {})
+        contributors = record.get("c", {})
         for name, buckets in record["s"].items():
             state = self.state(name)
-            if state.apply(source_partition, source_offset, buckets, units.get(name)):
+            if state.apply(
+                source_partition, source_offset, buckets, units.get(name), contributors.get(name)
+            ):
                 buffer.dirty.add(name)
         return buffer
 

@@ -21,12 +21,14 @@ from typing import Any
 import orjson
 
 from streams.applied_offsets import AppliedOffsets
-from streams.rollup import N_METRICS
+from streams.rollup import N_METRICS, TOP_CONTRIBUTORS, top_contributors
 
 MINUTES_KEPT = 180
 HOURS_KEPT = 24 * 8
 DAYS_KEPT = 400
 MONTHS_KEPT = 14
+CONTRIBUTOR_MINUTES = 30
+"""Minutes for which the largest contributors of each bucket are kept."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 WINDOWS = {"5m": 5, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
@@ -55,7 +57,7 @@ def _add(target: dict[int, list[int]], key: int, sums: list[int]) -> None:
             current[i] += sums[i]
 
 
-def _trim(buckets: dict[int, list[int]], keep_from: int) -> None:
+def _trim(buckets: dict[int, Any], keep_from: int) -> None:
     for key in [k for k in buckets if k < keep_from]:
         del buckets[key]
 
@@ -79,6 +81,8 @@ class SeriesState:
     """Units of value per month."""
     applied: dict[int, AppliedOffsets] = field(default_factory=dict)
     """Source partition to the offsets of its messages already applied."""
+    contributors: dict[int, dict[str, int]] = field(default_factory=dict)
+    """Recent minutes to the cost of their largest contributing series."""
     newest_minute: int = -1
 
     def apply(
@@ -87,6 +91,7 @@ class SeriesState:
         source_offset: int,
         buckets: list[list[int]],
         units: list[Any] | None = None,
+        contributors: list[Any] | None = None,
     ) -> bool:
         """Add one message's partial; False (and no change) when already applied."""
         seen = self.applied.get(source_partition)
@@ -104,6 +109,14 @@ class SeriesState:
             acc = self.units.setdefault(month_of_minute(minute), {})
             for name, amount in amounts.items():
                 acc[name] = acc.get(name, Decimal(0)) + Decimal(amount)
+        for minute, costs in contributors or ():
+            if minute < self.newest_minute - CONTRIBUTOR_MINUTES:
+                continue
+            shares = self.contributors.setdefault(minute, {})
+            for part, cost in costs.items():
+                shares[part] = shares.get(part, 0) + cost
+            if len(shares) > 4 * TOP_CONTRIBUTORS:
+                self.contributors[minute] = top_contributors(shares)
         self._expire()
         return True
 
@@ -116,6 +129,8 @@ class SeriesState:
             _trim(self.hours, newest // 60 - HOURS_KEPT)
         if len(self.days) > DAYS_KEPT + 31:
             _trim(self.days, newest // 1440 - DAYS_KEPT)
+        if len(self.contributors) > CONTRIBUTOR_MINUTES + 10:
+            _trim(self.contributors, newest - CONTRIBUTOR_MINUTES)
         if len(self.months) > MONTHS_KEPT:
             for month in sorted(self.months)[:-MONTHS_KEPT]:
                 del self.months[month]
@@ -132,6 +147,15 @@ class SeriesState:
         hour_end = end // 60 + (1 if end % 60 else 0)
         return _window_sum(self.hours, hour_end - length // 60, hour_end)
 
+    def contributors_between(self, start: int, end: int) -> dict[str, int]:
+        """Largest contributing series over minutes ``start <= m < end`` (recent only)."""
+        total: dict[str, int] = {}
+        for minute, costs in self.contributors.items():
+            if start <= minute < end:
+                for part, cost in costs.items():
+                    total[part] = total.get(part, 0) + cost
+        return total
+
     def total(self) -> list[int]:
         """Every bucket still kept at day level (for reconciliation)."""
         return _window_sum(self.days, -(10**9), 10**9)
@@ -146,6 +170,7 @@ class SeriesState:
                 "u": [[k, {n: str(a) for n, a in v.items()}] for k, v in self.units.items()],
                 "a": [[p, *seen.to_json()] for p, seen in self.applied.items()],
                 "n": self.newest_minute,
+                "c": [[k, v] for k, v in self.contributors.items()],
             }
         )
 
@@ -160,4 +185,5 @@ class SeriesState:
             units={k: {n: Decimal(a) for n, a in v.items()} for k, v in data["u"]},
             applied={row[0]: AppliedOffsets.from_json(row[1:]) for row in data["a"]},
             newest_minute=data["n"],
+            contributors={row[0]: row[1] for row in data.get("c", ())},
         )

@@ -107,3 +107,26 @@ def test_bucket_size_must_divide_an_hour() -> None:
     assert WorkerSettings(bucket_minutes=15).bucket_minutes == 15
     with pytest.raises(ValidationError, match="must divide 60"):
         WorkerSettings(bucket_minutes=7)
+
+
+def test_each_series_names_its_largest_contributors_of_other_dimensions() -> None:
+    rows = [row(1, key=f"k{i}", cost=100 * (i + 1)) for i in range(20)]
+    rows.append(row(1, key="k0", cost=1, model="gpt-4o-mini"))
+    partials = fan_out(sum_rows(rows, -1, 10))
+    team = partials.contributors["team=search"][1]
+    keys = {part: cost for part, cost in team.items() if part.startswith("api_key_id=")}
+    assert keys == {f"api_key_id=k{i}": 100 * (i + 1) for i in range(15, 20)}
+    assert team["model=gpt-4o"] == sum(100 * (i + 1) for i in range(20))
+    assert team["model=gpt-4o-mini"] == 1
+    assert "team=search" not in team
+    own_key = partials.contributors["api_key_id=k0"][1]
+    assert "api_key_id=k0" not in own_key
+    assert own_key["model=gpt-4o-mini"] == 1
+
+
+def test_contributors_travel_with_the_partial_records() -> None:
+    partials = fan_out(sum_rows([row(1), row(1, key="k2", cost=7)], -1, 10))
+    records = partial_records(partials, source_partition=0, source_offset=1, partitions=1)
+    record = orjson.loads(records[0])
+    assert record["c"]["org=all"] == [[1, {"api_key_id=k1": 100, "api_key_id=k2": 7,
+                                           "model=gpt-4o": 107, "app=app-1": 107}]]  # fmt: skip

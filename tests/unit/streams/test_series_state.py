@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.rollup import N_METRICS
-from streams.series_state import MINUTES_KEPT, SeriesState, month_of_minute
+from streams.series_state import CONTRIBUTOR_MINUTES, MINUTES_KEPT, SeriesState, month_of_minute
 
 BASE = (datetime(2026, 11, 29, 12, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
     minutes=1
@@ -68,3 +68,23 @@ def test_round_trip_and_exact_sums(parts: list[tuple[int, int, int]]) -> None:
     assert again.total()[0] == applied
     if parts:
         assert again.units[month_of_minute(BASE)]["docs"] == Decimal("1.5") * len(parts)
+
+
+def test_contributors_are_applied_once_kept_for_recent_minutes_and_stored() -> None:
+    state = SeriesState()
+    shares = [[BASE, {"api_key_id=k1": 70, "model=gpt-4o": 100}]]
+    assert state.apply(0, 1, [bucket(BASE, 100)], contributors=shares)
+    assert not state.apply(0, 1, [bucket(BASE, 100)], contributors=shares)
+    state.apply(0, 2, [bucket(BASE + 1, 5)], contributors=[[BASE + 1, {"api_key_id=k1": 5}]])
+    assert state.contributors_between(BASE, BASE + 2) == {"api_key_id=k1": 75, "model=gpt-4o": 100}
+    assert state.contributors_between(BASE + 1, BASE + 2) == {"api_key_id=k1": 5}
+    restored = SeriesState.from_bytes(state.to_bytes())
+    assert restored.contributors == state.contributors
+    late = BASE + 1 - CONTRIBUTOR_MINUTES - 1
+    state.apply(1, 1, [bucket(late, 1)], contributors=[[late, {"api_key_id=old": 1}]])
+    assert state.window("5m", late)[0] == 1  # the money still counts
+    assert "api_key_id=old" not in state.contributors_between(late, late + 1)
+    for step in range(2, CONTRIBUTOR_MINUTES + 20):
+        state.apply(0, 2 + step, [bucket(BASE + step, 1)],
+                    contributors=[[BASE + step, {"app=a": 1}]])  # fmt: skip
+    assert len(state.contributors) <= CONTRIBUTOR_MINUTES + 11  # trimmed in steps
