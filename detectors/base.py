@@ -1,0 +1,121 @@
+"""The detector protocol and what every detector shares: finding construction and summaries.
+
+A detector is configuration only; everything it learns about one series lives in a
+separate state object (a slotted dataclass of plain numbers, River statistics and
+arrays) that pickles to bytes. ``observe`` gets the buckets of one series in event-time
+order: an open bucket possibly several times with cumulative sums, each closed bucket
+exactly once, and no bucket for a gap (a gap is spend of zero). It returns the findings
+of that evaluation; it learns only from closed buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from schemas.findings import Contributor, Finding, Scope, SeriesBucket, Severity, minute_to_datetime
+from schemas.money import Nanos, format_usd
+
+TOP_CONTRIBUTORS = 3
+T = TypeVar("T")
+
+
+class PerScope(Generic[T]):
+    """Per-series settings (defaults with that series' overrides), built once and cached."""
+
+    def __init__(self, build: Callable[[Scope], T], limit: int = 100_000) -> None:
+        self._build, self._limit = build, limit
+        self._cache: dict[str, T] = {}
+
+    def __call__(self, scope: Scope) -> T:
+        found = self._cache.get(scope.name)
+        if found is None:
+            if len(self._cache) >= self._limit:
+                self._cache.clear()
+            found = self._cache[scope.name] = self._build(scope)
+        return found
+
+
+class Detector(Protocol):
+    """One detector family; ``name`` is the ``detector`` of its findings."""
+
+    name: str
+
+    def applies_to(self, scope: Scope) -> bool:
+        """Whether this detector watches the series at all."""
+        ...
+
+    def new_state(self, scope: Scope, minute: int) -> Any:
+        """A fresh state for a series first seen at epoch minute ``minute``."""
+        ...
+
+    def observe(self, state: Any, bucket: SeriesBucket) -> list[Finding]:
+        """Learn from a closed bucket (or look at an open one) and report findings."""
+        ...
+
+
+def top_contributors(
+    contributors: dict[str, Nanos], limit: int = TOP_CONTRIBUTORS
+) -> tuple[Contributor, ...]:
+    """The largest contributors, most expensive first (ties by name, for determinism).
+
+    >>> [c.series for c in top_contributors({"model=a": 5, "api_key_id=k": 9, "app=x": 1}, 2)]
+    ['api_key_id=k', 'model=a']
+    """
+    ranked = sorted(contributors.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return tuple(Contributor(series=name, cost_nanos=cost) for name, cost in ranked if cost > 0)
+
+
+def summary_line(headline: str, contributors: tuple[Contributor, ...]) -> str:
+    """``headline; top: api_key_id=k-1 $12.30, model=gpt-4o $8.00`` (at most 1,024 chars).
+
+    >>> summary_line("spend 5x", (Contributor(series="api_key_id=k", cost_nanos=10**9),))
+    'spend 5x; top: api_key_id=k $1.00'
+    """
+    if contributors:
+        names = ", ".join(f"{c.series} {format_usd(c.cost_nanos)}" for c in contributors)
+        headline = f"{headline}; top: {names}"
+    return headline[:1024]
+
+
+def finding(
+    detector: str,
+    bucket: SeriesBucket,
+    severity: Severity,
+    *,
+    window_minutes: int,
+    measure: str,
+    observed: float,
+    expected: float,
+    impact_nanos: Nanos,
+    headline: str,
+    labels: dict[str, str] | None = None,
+) -> Finding:
+    """A finding evaluated at the end of ``bucket`` over the ``window_minutes`` before it."""
+    end = bucket.start_minute + bucket.width_minutes
+    contributors = top_contributors(bucket.contributors)
+    return Finding(
+        detector=detector,
+        scope=bucket.scope,
+        severity=severity,
+        at=minute_to_datetime(end),
+        window_start=minute_to_datetime(end - window_minutes),
+        window_end=minute_to_datetime(end),
+        measure=measure,
+        observed=round(observed, 6),
+        expected=round(expected, 6),
+        impact_nanos=max(0, impact_nanos),
+        summary=summary_line(f"{bucket.scope.name}: {headline}", contributors),
+        contributors=contributors,
+        labels=labels or {},
+    )
+
+
+def usd(nanos: float) -> str:
+    """Nano-USD (possibly a model's float estimate) as display text, ``$1.23``."""
+    return format_usd(round(nanos))
+
+
+def bucket_end(bucket: SeriesBucket) -> datetime:
+    return minute_to_datetime(bucket.start_minute + bucket.width_minutes)

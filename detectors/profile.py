@@ -1,0 +1,87 @@
+"""A time-of-day spend profile: what a series normally spends per minute at this hour.
+
+Two profiles of 96 quarter-hour slots, one for weekdays and one for weekends (UTC), each
+slot an exponentially weighted mean of the per-minute spend observed in it. A new day
+weighs ``day_weight``; the first day of a slot is a plain mean, so a recurring job seen
+once is already expected the next day. Samples are clipped to ``growth`` times what the
+slot already expects, so one incident cannot teach the profile that incidents are normal,
+while a genuinely new recurring pattern is learned within a few days.
+
+>>> p = TimeOfDayProfile.empty()
+>>> monday = 4 * 1440  # epoch day 4 was a Monday
+>>> for minute in range(monday, monday + 2 * 1440):
+...     p.learn(minute, 100.0 if minute % 1440 < 60 else 10.0, 0.3, 3.0)
+>>> round(p.expect(monday + 2 * 1440 + 30)), round(p.expect(monday + 2 * 1440 + 600))
+(100, 10)
+>>> p.expect(monday + 5 * 1440)  # Saturday: the weekend profile has not been seen
+0.0
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+
+SLOT_MINUTES = 15
+SLOTS = 1440 // SLOT_MINUTES
+FULL = SLOT_MINUTES
+"""Samples after which a slot counts as seen (one full day of it)."""
+
+
+def slot_of(minute: int) -> int:
+    """Index into the profile arrays: weekday slots first, then weekend slots."""
+    day = minute // 1440
+    weekend = (day + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+    return (minute % 1440) // SLOT_MINUTES + (SLOTS if weekend else 0)
+
+
+@dataclass(slots=True)
+class TimeOfDayProfile:
+    means: array  # type: ignore[type-arg]
+    counts: array  # type: ignore[type-arg]
+
+    @classmethod
+    def empty(cls) -> TimeOfDayProfile:
+        return cls(array("f", bytes(4 * 2 * SLOTS)), array("H", bytes(2 * 2 * SLOTS)))
+
+    def expect(self, minute: int) -> float:
+        """The largest mean of this slot and its neighbours (0 if none is seen yet)."""
+        slot = slot_of(minute)
+        base = slot - slot % SLOTS
+        best = 0.0
+        for near in (slot - 1, slot, slot + 1):
+            s = base + near % SLOTS
+            if self.counts[s] >= FULL:
+                best = max(best, self.means[s])
+        return best
+
+    def seen(self, minute: int) -> bool:
+        return bool(self.counts[slot_of(minute)] >= FULL)
+
+    def learn(self, minute: int, value: float, day_weight: float, growth: float) -> None:
+        slot = slot_of(minute)
+        n = self.counts[slot]
+        mean = self.means[slot]
+        if n < FULL:
+            self.means[slot] = mean + (value - mean) / (n + 1)
+        else:
+            rate = 1.0 - (1.0 - day_weight) ** (1.0 / SLOT_MINUTES)
+            value = min(value, growth * mean) if mean > 0 else value
+            self.means[slot] = mean + rate * (value - mean)
+        if n < 65535:
+            self.counts[slot] = n + 1
+
+    def learn_zeros(self, start: int, minutes: int, day_weight: float) -> None:
+        """Learn ``minutes`` minutes of zero spend from ``start`` (capped at a week)."""
+        minute, end = start, start + min(minutes, 7 * 1440)
+        rate = 1.0 - (1.0 - day_weight) ** (1.0 / SLOT_MINUTES)
+        while minute < end:
+            run = min(end, minute - minute % SLOT_MINUTES + SLOT_MINUTES) - minute
+            slot = slot_of(minute)
+            n = self.counts[slot]
+            if n < FULL:
+                self.means[slot] = self.means[slot] * n / (n + run)
+            else:
+                self.means[slot] = self.means[slot] * (1.0 - rate) ** run
+            self.counts[slot] = min(65535, n + run)
+            minute += run

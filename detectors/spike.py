@@ -1,0 +1,224 @@
+"""Spend spikes and gradual creep on one series, against a learned per-minute expectation.
+
+Expectation: the larger of a short-term level (exponentially weighted mean of spend per
+minute, gaps counted as zero) and the time-of-day profile (``profile.py``), so both the
+daily rhythm and recurring jobs are expected. Noise: the exponentially weighted variance
+of spend per minute around the level. A window of the last 1, 3 or 10 minutes is a spike
+when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
+by at least ``min_impact_usd`` (so tiny keys never page). One-sided: drops are ignored.
+Spike minutes are learned at ``protect_weight`` of the usual rate, so an incident does
+not become the new baseline. The open bucket is evaluated too (with its spend so far),
+which catches large spikes before the minute closes.
+
+Creep is the slow version: spend over the last ``creep_window_minutes`` against what the
+profile expected for the same minutes; spike minutes count at their expectation, so
+creep only reports what the spike rule did not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from detectors.base import PerScope, finding, usd
+from detectors.config import DetectorsConfig, SpikeConfig, nanos
+from detectors.profile import TimeOfDayProfile
+from schemas.findings import Finding, Scope, SeriesBucket, Severity
+
+PROFILE_GROWTH = 3.0
+
+
+@dataclass(slots=True)
+class SpikeState:
+    born: int
+    last: int = -1
+    """Start minute of the last closed bucket (-1 before the first)."""
+    history: int = 0
+    """Minutes of closed history."""
+    level: float = 0.0
+    var: float = 0.0
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=16))
+    """Cost of the latest closed buckets, newest last."""
+    profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
+    creep_actual: deque[float] = field(default_factory=deque)
+    creep_expected: deque[float] = field(default_factory=deque)
+    creep_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
+
+
+class SpikeDetector:
+    """See the module docstring. Findings: ``spend_spike`` and ``spend_creep``."""
+
+    name = "spend_spike"
+    creep_name = "spend_creep"
+
+    def __init__(self, config: DetectorsConfig) -> None:
+        self.config = config
+        self.settings = PerScope(config.spike_for)
+
+    def applies_to(self, scope: Scope) -> bool:
+        cfg = self.settings(scope)
+        return cfg.enabled and scope.dimension in cfg.dimensions
+
+    def new_state(self, scope: Scope, minute: int) -> SpikeState:
+        return SpikeState(born=minute)
+
+    def expected(self, state: SpikeState, minute: int) -> float:
+        """Expected spend per minute (nano-USD) at ``minute``."""
+        return max(state.level, state.profile.expect(minute))
+
+    def observe(self, state: SpikeState, bucket: SeriesBucket) -> list[Finding]:
+        cfg = self.settings(bucket.scope)
+        width = bucket.width_minutes
+        minute = bucket.start_minute
+        if minute <= state.last:
+            return []
+        if bucket.closed and state.last >= 0 and minute > state.last + width:
+            self._gap(state, cfg, state.last + width, minute - state.last - width)
+        expected = self.expected(state, minute)
+        spike = self._spike(state, cfg, bucket, expected)
+        if not bucket.closed:
+            return [spike] if spike else []
+        found = [spike] if spike else []
+        self._learn(state, cfg, bucket, expected, anomalous=spike is not None)
+        creep = self._creep(state, cfg, bucket, expected, anomalous=spike is not None)
+        if creep:
+            found.append(creep)
+        return found
+
+    def _spike(
+        self, state: SpikeState, cfg: SpikeConfig, bucket: SeriesBucket, expected: float
+    ) -> Finding | None:
+        if state.history < cfg.warmup_minutes:
+            return None
+        width = bucket.width_minutes
+        recent = state.recent
+        best: tuple[float, int, int, float] | None = None
+        min_impact = nanos(cfg.min_impact_usd)
+        observed = bucket.cost_nanos
+        taken = 1
+        for window in cfg.windows_minutes:
+            n = max(1, -(-window // width))
+            while taken < n and taken <= len(recent):
+                observed += recent[-taken]
+                taken += 1
+            minutes = n * width
+            exp_w = expected * minutes
+            excess = observed - exp_w
+            if (
+                observed > cfg.ratio * exp_w
+                and excess > cfg.z * math.sqrt(state.var * minutes)
+                and excess >= min_impact
+                and (best is None or excess > best[0])
+            ):
+                best = (excess, minutes, observed, exp_w)
+        if best is None:
+            return None
+        excess, minutes, observed_w, exp_w = best
+        impact = round(excess)
+        severity = Severity.ERROR if impact >= nanos(cfg.page_impact_usd) else Severity.WARNING
+        ratio = observed_w / exp_w if exp_w > 0 else math.inf
+        times = f"{ratio:.1f}x" if math.isfinite(ratio) else "from nothing"
+        return finding(
+            self.name,
+            bucket,
+            severity,
+            window_minutes=minutes,
+            measure="usd_per_window",
+            observed=observed_w / 1e9,
+            expected=exp_w / 1e9,
+            impact_nanos=impact,
+            headline=(
+                f"spend {usd(observed_w)} in {minutes} min, {times} the expected "
+                f"{usd(exp_w)}{'' if bucket.closed else ' (minute still open)'}"
+            ),
+            labels={"kind": "spike"},
+        )
+
+    def _learn(
+        self,
+        state: SpikeState,
+        cfg: SpikeConfig,
+        bucket: SeriesBucket,
+        expected: float,
+        anomalous: bool,
+    ) -> None:
+        width = bucket.width_minutes
+        per_minute = bucket.cost_nanos / width
+        alpha = 1.0 - 0.5 ** (width / cfg.level_half_life_minutes)
+        warm = min(1.0, width / (state.history + width))
+        alpha = max(alpha, warm)
+        if anomalous:
+            alpha *= cfg.protect_weight
+        deviation = per_minute - state.level
+        state.level += alpha * deviation
+        state.var = (1.0 - alpha) * (state.var + alpha * deviation * deviation)
+        for m in range(bucket.start_minute, bucket.start_minute + width):
+            state.profile.learn(m, per_minute, cfg.profile_day_weight, PROFILE_GROWTH)
+        state.recent.append(bucket.cost_nanos)
+        state.last = bucket.start_minute
+        state.history += width
+
+    def _gap(self, state: SpikeState, cfg: SpikeConfig, start: int, minutes: int) -> None:
+        decay = 0.5 ** (minutes / cfg.level_half_life_minutes)
+        state.var = decay * state.var + (1.0 - decay) * state.level * state.level
+        state.level *= decay
+        state.profile.learn_zeros(start, minutes, cfg.profile_day_weight)
+        state.recent.extend([0] * min(minutes, state.recent.maxlen or 0))
+        state.history += minutes
+        for m in range(start, start + min(minutes, cfg.creep_window_minutes)):
+            self._creep_push(state, cfg, 0.0, state.profile.expect(m), m)
+
+    def _creep_push(
+        self, state: SpikeState, cfg: SpikeConfig, actual: float, expected: float, minute: int
+    ) -> None:
+        if not state.profile.seen(minute):
+            state.creep_actual.clear()
+            state.creep_expected.clear()
+            state.creep_sums[:] = [0.0, 0.0]
+            return
+        state.creep_actual.append(actual)
+        state.creep_expected.append(expected)
+        state.creep_sums[0] += actual
+        state.creep_sums[1] += expected
+        if len(state.creep_actual) > cfg.creep_window_minutes:
+            state.creep_sums[0] -= state.creep_actual.popleft()
+            state.creep_sums[1] -= state.creep_expected.popleft()
+
+    def _creep(
+        self,
+        state: SpikeState,
+        cfg: SpikeConfig,
+        bucket: SeriesBucket,
+        expected: float,
+        anomalous: bool,
+    ) -> Finding | None:
+        width = bucket.width_minutes
+        profile_expected = state.profile.expect(bucket.start_minute)
+        actual = expected if anomalous else bucket.cost_nanos / width
+        for m in range(bucket.start_minute, bucket.start_minute + width):
+            self._creep_push(state, cfg, actual, profile_expected, m)
+        if len(state.creep_actual) < cfg.creep_window_minutes:
+            return None
+        observed, exp_w = state.creep_sums
+        excess = observed - exp_w
+        if observed <= cfg.creep_ratio * exp_w or excess < nanos(cfg.min_impact_usd) * 3:
+            return None
+        if excess <= cfg.z * math.sqrt(state.var * cfg.creep_window_minutes):
+            return None
+        hours = cfg.creep_window_minutes / 60
+        return finding(
+            self.creep_name,
+            bucket,
+            Severity.WARNING,
+            window_minutes=cfg.creep_window_minutes,
+            measure="usd_per_window",
+            observed=observed / 1e9,
+            expected=exp_w / 1e9,
+            impact_nanos=round(excess),
+            headline=(
+                f"spend {usd(observed)} over {hours:g} h, {observed / exp_w:.1f}x what "
+                f"the same hours usually cost ({usd(exp_w)})"
+            ),
+            labels={"kind": "creep"},
+        )

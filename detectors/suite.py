@@ -1,0 +1,115 @@
+"""``DetectorSuite``: the one entry point the live worker and the backtest call per series.
+
+Built from the ``detectors`` config section, it picks the detectors that watch each
+series, keeps their states together in one ``SeriesDetectorsState`` and serialises that
+to bytes for a changelogged table. Call sequence, per series, in event-time order::
+
+    state = suite.loads(stored) if stored else suite.new_state(scope, minute)
+    findings = suite.observe(state, bucket)   # open buckets any number of times,
+                                              # each closed bucket exactly once
+    stored = suite.dumps(state)               # after closed buckets (or on flush)
+    if suite.is_idle(state, now_minute): evict it (it is re-learned if it returns)
+
+>>> from schemas.findings import Scope, SeriesBucket
+>>> suite = DetectorSuite(DetectorsConfig())
+>>> scope = Scope.parse("api_key_id=k-1")
+>>> state = suite.new_state(scope, 0)
+>>> suite.observe(state, SeriesBucket(scope, 0, 1, cost_nanos=10**6, calls=1))
+[]
+>>> suite.loads(suite.dumps(state)).last_minute
+0
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.base import Detector
+from detectors.budget import BudgetDetector
+from detectors.config import DetectorsConfig
+from detectors.policy import PolicyDetector
+from detectors.spike import SpikeDetector
+from detectors.static import StaticThresholdDetector
+from detectors.unit_cost import UnitCostDetector
+from schemas.findings import Finding, Scope, SeriesBucket
+
+FORMAT = 1
+
+
+@dataclass(slots=True)
+class SeriesDetectorsState:
+    """Everything the detectors learned about one series, by detector name."""
+
+    scope: Scope
+    born: int
+    last_minute: int = -1
+    """Start of the newest bucket observed."""
+    states: dict[str, Any] = field(default_factory=dict)
+
+
+class DetectorSuite:
+    """All configured detectors; stateless apart from per-scope caches."""
+
+    def __init__(self, config: DetectorsConfig | None = None, origin_minute: int | None = None):
+        self.config = config or DetectorsConfig()
+        self.policy = PolicyDetector(self.config, origin_minute)
+        self.detectors: tuple[Detector, ...] = (
+            SpikeDetector(self.config),
+            UnitCostDetector(self.config),
+            BudgetDetector(self.config),
+            StaticThresholdDetector(self.config),
+            self.policy,
+        )
+        self._plans: dict[str, tuple[Detector, ...]] = {}
+
+    def detectors_for(self, scope: Scope) -> tuple[Detector, ...]:
+        plan = self._plans.get(scope.name)
+        if plan is None:
+            plan = tuple(d for d in self.detectors if d.applies_to(scope))
+            if len(self._plans) > 200_000:
+                self._plans.clear()
+            self._plans[scope.name] = plan
+        return plan
+
+    def new_state(self, scope: Scope, minute: int) -> SeriesDetectorsState:
+        """A fresh state for a series whose first bucket starts at ``minute``."""
+        if self.policy.origin_minute is None:
+            self.policy.origin_minute = minute
+        return SeriesDetectorsState(
+            scope=scope,
+            born=minute,
+            states={d.name: d.new_state(scope, minute) for d in self.detectors_for(scope)},
+        )
+
+    def observe(self, state: SeriesDetectorsState, bucket: SeriesBucket) -> list[Finding]:
+        """Findings of one bucket of the state's series (see the module docstring)."""
+        if bucket.scope != state.scope:
+            raise ValueError(f"bucket of {bucket.scope.name} given to {state.scope.name}")
+        if bucket.start_minute < state.last_minute:
+            return []
+        state.last_minute = bucket.start_minute
+        found: list[Finding] = []
+        states = state.states
+        for detector in self.detectors_for(state.scope):
+            sub = states.get(detector.name)
+            if sub is None:
+                sub = states[detector.name] = detector.new_state(state.scope, bucket.start_minute)
+            found.extend(detector.observe(sub, bucket))
+        return found
+
+    def is_idle(self, state: SeriesDetectorsState, now_minute: int) -> bool:
+        """Whether the series has been silent long enough to evict its state."""
+        return now_minute - state.last_minute > self.config.idle_evict_minutes
+
+    def dumps(self, state: SeriesDetectorsState) -> bytes:
+        """The state as bytes for a changelogged table (versioned pickle)."""
+        return pickle.dumps((FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def loads(self, raw: bytes) -> SeriesDetectorsState:
+        """A state from ``dumps``; detectors added to the config since start fresh."""
+        version, state = pickle.loads(raw)
+        if version != FORMAT or not isinstance(state, SeriesDetectorsState):
+            raise ValueError(f"detector state of format {version!r}; expected {FORMAT}")
+        return state

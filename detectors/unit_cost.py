@@ -1,0 +1,144 @@
+"""Unit-cost drift: what one call costs, against what it usually costs on this series.
+
+Closed buckets are summed into windows of ``window_minutes``; each window with enough
+calls gives three scaled features: log cost per call, log input tokens per call and log
+output/input ratio. River's exponentially weighted mean and variance learn each one.
+A window whose cost per call or tokens per call is above its mean by a factor of
+``ratio`` and by ``z`` standard deviations, and whose spend exceeds what its calls
+would normally cost by ``min_impact_usd``, is drift: prompt bloat or a switch to a
+pricier model at constant call volume. Drifting windows are not learned (an incident
+must not become the baseline) until drift has lasted ``ADOPT_AFTER`` windows, after
+which it is the new normal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from river import stats
+
+from detectors.base import PerScope, finding, usd
+from detectors.config import DetectorsConfig, UnitCostConfig, nanos
+from schemas.findings import Finding, Scope, SeriesBucket, Severity
+
+ADOPT_AFTER = 72
+FEATURES = ("cost_per_call", "input_tokens_per_call", "output_input_ratio")
+
+
+def _stats(alpha: float) -> list[tuple[stats.EWMean, stats.EWVar]]:
+    return [(stats.EWMean(alpha), stats.EWVar(alpha)) for _ in FEATURES]
+
+
+@dataclass(slots=True)
+class UnitCostState:
+    window: int = -1
+    sums: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    """Cost, calls, input and output tokens of the current window so far."""
+    learned: int = 0
+    drifting: int = 0
+    features: list[tuple[stats.EWMean, stats.EWVar]] = field(default_factory=list)
+
+
+class UnitCostDetector:
+    """See the module docstring. Findings: ``unit_cost_drift``."""
+
+    name = "unit_cost_drift"
+
+    def __init__(self, config: DetectorsConfig) -> None:
+        self.config = config
+        self.settings = PerScope(config.unit_cost_for)
+
+    def applies_to(self, scope: Scope) -> bool:
+        cfg = self.settings(scope)
+        return cfg.enabled and scope.dimension in cfg.dimensions
+
+    def new_state(self, scope: Scope, minute: int) -> UnitCostState:
+        alpha = 1.0 - 0.5 ** (1.0 / self.settings(scope).half_life_windows)
+        return UnitCostState(features=_stats(alpha))
+
+    def observe(self, state: UnitCostState, bucket: SeriesBucket) -> list[Finding]:
+        if not bucket.closed:
+            return []
+        cfg = self.settings(bucket.scope)
+        found: list[Finding] = []
+        window = bucket.start_minute // cfg.window_minutes
+        if window != state.window and state.window >= 0:
+            self._finish(state, cfg, bucket, found)
+        state.window = window
+        sums = state.sums
+        sums[0] += bucket.cost_nanos
+        sums[1] += bucket.calls - bucket.errors
+        sums[2] += bucket.input_tokens
+        sums[3] += bucket.output_tokens
+        if (bucket.start_minute + bucket.width_minutes) % cfg.window_minutes == 0:
+            self._finish(state, cfg, bucket, found)
+            state.window = -1
+        return found
+
+    def _finish(
+        self, state: UnitCostState, cfg: UnitCostConfig, bucket: SeriesBucket, out: list[Finding]
+    ) -> None:
+        cost, calls, inp, outp = state.sums
+        state.sums = [0, 0, 0, 0]
+        if calls < cfg.min_calls or cost <= 0:
+            return
+        values = (
+            math.log(cost / calls),
+            math.log((inp + 1) / calls),
+            math.log((outp + 1) / (inp + 1)),
+        )
+        drifted: list[str] = []
+        if state.learned >= cfg.warmup_windows:
+            floor = math.log(cfg.ratio)
+            for name, value, (mean, var) in zip(FEATURES, values, state.features, strict=True):
+                if value - mean.get() > max(floor, cfg.z * math.sqrt(max(0.0, var.get()))):
+                    drifted.append(name)
+        expected_per_call = math.exp(state.features[0][0].get())
+        impact = round(cost - calls * expected_per_call)
+        if drifted and impact >= nanos(cfg.min_impact_usd):
+            state.drifting += 1
+            if state.drifting < ADOPT_AFTER:
+                out.append(self._finding(state, cfg, bucket, drifted, values, cost, calls, impact))
+                return
+        else:
+            state.drifting = 0
+        for value, (mean, var) in zip(values, state.features, strict=True):
+            mean.update(value)
+            var.update(value)
+        state.learned += 1
+
+    def _finding(
+        self,
+        state: UnitCostState,
+        cfg: UnitCostConfig,
+        bucket: SeriesBucket,
+        drifted: list[str],
+        values: tuple[float, ...],
+        cost: int,
+        calls: int,
+        impact: int,
+    ) -> Finding:
+        per_call = cost / calls
+        expected = math.exp(state.features[0][0].get())
+        factors = ", ".join(
+            f"{name.replace('_', ' ')} {math.exp(values[FEATURES.index(name)] - mean.get()):.1f}x"
+            for name, (mean, _) in zip(FEATURES, state.features, strict=True)
+            if name in drifted
+        )
+        severity = Severity.ERROR if impact >= nanos(cfg.page_impact_usd) else Severity.WARNING
+        return finding(
+            self.name,
+            bucket,
+            severity,
+            window_minutes=cfg.window_minutes,
+            measure="usd_per_call",
+            observed=per_call / 1e9,
+            expected=expected / 1e9,
+            impact_nanos=impact,
+            headline=(
+                f"{factors} over {calls} calls in {cfg.window_minutes} min; "
+                f"{usd(impact)} more than usual"
+            ),
+            labels={"features": ",".join(drifted)},
+        )
