@@ -13,8 +13,12 @@ from typing import Any
 
 import faust
 
+from alerting.lifecycle import AlertLifecycle
+from detectors.config import DetectorsConfig
+from detectors.suite import DetectorSuite
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
+from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.ingest_stage import IngestStage
 from streams.metrics import WorkerMetrics
@@ -57,7 +61,9 @@ def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
     )
 
 
-def create_app(settings: WorkerSettings) -> SpendwatchApp:
+def create_app(
+    settings: WorkerSettings, detectors_config: DetectorsConfig | None = None
+) -> SpendwatchApp:
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
@@ -91,11 +97,24 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
         buckets_topic=buckets,
         dedup_table=_raw_table(app, "dedup", settings.partitions),
     )
+    detection = None
+    if settings.detect:
+        detection = DetectionStage(
+            suite=DetectorSuite(detectors_config or DetectorsConfig()),
+            lifecycle=AlertLifecycle(),
+            table=_raw_table(app, "detection", settings.series_partitions),
+            findings_topic=_raw_topic(app, settings.findings_topic, settings.series_partitions),
+            alerts_topic=_raw_topic(app, settings.alerts_topic, settings.series_partitions),
+            bucket_minutes=settings.bucket_minutes,
+            close_grace_minutes=settings.close_grace_minutes,
+        )
     series = SeriesStage(
         settings=settings,
         metrics=metrics,
         series_table=_raw_table(app, "series", settings.series_partitions),
         buckets_topic=buckets,
+        detection=detection,
+        rebalancing=lambda: bool(app.rebalancing),
     )
     app.agent(usage, name="ingest")(ingest.run)
     app.agent(buckets, name="series")(series.run)

@@ -1,22 +1,19 @@
-"""Series buckets with their top contributors, from the combination sums of one bucket.
+"""Series buckets as detectors see them, with the contributors that drove them.
 
-``rollup.sum_rows`` sums rows per combination (minute, key, team, app, feature, model,
-provider, environment); ``rollup.fan_out`` spreads those sums over every dimension's
-series. For detection each series bucket also names what drove it: for a team, its most
-expensive keys, apps and models; for a model, the keys and teams on it. Contributors are
-the ``TOP`` largest values of each of ``CONTRIBUTOR_DIMENSIONS`` other than the series'
-own dimension, costed inside the bucket.
+``rollup.fan_out`` spreads a message's combination sums over every dimension's series
+and names, per series and minute, the most expensive series of the contributing
+dimensions inside it (for a team: its keys, models and apps). The live worker keeps
+those in its series state; the backtest takes them straight from ``fan_out``. Both
+build ``SeriesBucket`` values here.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from functools import lru_cache
 
 from schemas.findings import Scope, SeriesBucket
 from streams.rollup import (
-    _COMBO_FIELD,
     CACHE_READ,
     CACHE_WRITE,
     CALLS,
@@ -24,7 +21,6 @@ from streams.rollup import (
     DIMENSIONS,
     ERRORS,
     INPUT,
-    ORG,
     OUTPUT,
     UNPRICED_CALLS,
     Combo,
@@ -32,45 +28,36 @@ from streams.rollup import (
     fan_out,
 )
 
-CONTRIBUTOR_DIMENSIONS = ("api_key_id", "app", "model", "team", "provider")
-TOP = 3
-
-
-def contributors_by_series(
-    combos: dict[Combo, list[int]], dimensions: Sequence[str] = DIMENSIONS, top: int = TOP
-) -> dict[str, dict[str, int]]:
-    """Per series name, its top contributors (``"api_key_id=k-1"`` to cost nanos)."""
-    fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
-    sources = [(c, _COMBO_FIELD[c]) for c in CONTRIBUTOR_DIMENSIONS]
-    acc: dict[str, dict[str, int]] = defaultdict(dict)
-    for combo, sums in combos.items():
-        cost = sums[COST]
-        if cost <= 0:
-            continue
-        names = [f"{c}={combo[i]}" for c, i in sources]
-        for dimension, index in fields:
-            series = f"{dimension}={ORG if index is None else combo[index]}"
-            bucket = acc[series]
-            for (c, _), name in zip(sources, names, strict=True):
-                if c != dimension:
-                    bucket[name] = bucket.get(name, 0) + cost
-    return {series: _top(found, top) for series, found in acc.items()}
-
-
-def _top(found: dict[str, int], top: int) -> dict[str, int]:
-    by_dimension: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for name, cost in found.items():
-        by_dimension[name.partition("=")[0]].append((cost, name))
-    kept: dict[str, int] = {}
-    for items in by_dimension.values():
-        items.sort(key=lambda item: (-item[0], item[1]))
-        kept.update((name, cost) for cost, name in items[:top])
-    return kept
-
 
 @lru_cache(maxsize=100_000)
 def scope_of(name: str) -> Scope:
     return Scope.parse(name)
+
+
+def bucket_of(
+    name: str,
+    start_minute: int,
+    width_minutes: int,
+    sums: Sequence[int],
+    closed: bool,
+    contributors: dict[str, int] | None = None,
+) -> SeriesBucket:
+    """The detectors' view of one series' bucket from its metric sums (``rollup.METRICS``)."""
+    return SeriesBucket(
+        scope=scope_of(name),
+        start_minute=start_minute,
+        width_minutes=width_minutes,
+        cost_nanos=sums[COST],
+        calls=sums[CALLS],
+        input_tokens=sums[INPUT],
+        output_tokens=sums[OUTPUT],
+        cache_read_tokens=sums[CACHE_READ],
+        cache_write_tokens=sums[CACHE_WRITE],
+        errors=sums[ERRORS],
+        unpriced_calls=sums[UNPRICED_CALLS],
+        closed=closed,
+        contributors=dict(contributors or {}),
+    )
 
 
 def series_buckets(
@@ -82,25 +69,14 @@ def series_buckets(
 ) -> list[SeriesBucket]:
     """Every series' bucket starting at ``minute`` from that bucket's combination sums."""
     partials = fan_out(MessageTotals(combos=combos), dimensions)
-    contributors = contributors_by_series(combos, dimensions)
-    out: list[SeriesBucket] = []
-    for name in sorted(partials.buckets):
-        sums = partials.buckets[name][minute]
-        out.append(
-            SeriesBucket(
-                scope=scope_of(name),
-                start_minute=minute,
-                width_minutes=width_minutes,
-                cost_nanos=sums[COST],
-                calls=sums[CALLS],
-                input_tokens=sums[INPUT],
-                output_tokens=sums[OUTPUT],
-                cache_read_tokens=sums[CACHE_READ],
-                cache_write_tokens=sums[CACHE_WRITE],
-                errors=sums[ERRORS],
-                unpriced_calls=sums[UNPRICED_CALLS],
-                closed=closed,
-                contributors=contributors.get(name, {}),
-            )
+    return [
+        bucket_of(
+            name,
+            minute,
+            width_minutes,
+            partials.buckets[name][minute],
+            closed,
+            partials.contributors.get(name, {}).get(minute),
         )
-    return out
+        for name in sorted(partials.buckets)
+    ]

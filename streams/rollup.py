@@ -32,7 +32,7 @@ METRICS = (
 COST, CALLS, INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, ERRORS, LATE, UNPRICED_CALLS = range(9)
 N_METRICS = len(METRICS)
 DIMENSIONS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org")
-CONTRIBUTOR_DIMENSIONS = ("api_key_id", "model", "app")
+CONTRIBUTOR_DIMENSIONS = ("api_key_id", "model", "app", "team")
 """Dimensions whose series are named as contributors of the other series' buckets."""
 TOP_CONTRIBUTORS = 5
 UNATTRIBUTED = "unattributed"

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from faust.types import EventT, StreamT
 
+from streams.detection_stage import DetectionStage
 from streams.metrics import WorkerMetrics
 from streams.series_state import SeriesState
 from streams.settings import WorkerSettings
@@ -39,6 +40,8 @@ class _PartitionBuffer:
     pending: list[EventT[bytes]] = field(default_factory=list)
     since: float = field(default_factory=time.monotonic)
     tick_sent: bool = False
+    evaluated_at: int = -1
+    """The detection watermark when the partition was last evaluated."""
 
 
 @dataclass
@@ -47,6 +50,9 @@ class SeriesStage:
     metrics: WorkerMetrics
     series_table: Any
     buckets_topic: Any
+    detection: DetectionStage | None = None
+    rebalancing: Callable[[], bool] = lambda: False
+    """True from the moment a rebalance starts revoking partitions until it is over."""
     cache: OrderedDict[str, SeriesState] = field(default_factory=OrderedDict)
     buffers: dict[int, _PartitionBuffer] = field(default_factory=dict)
 
@@ -63,9 +69,15 @@ class SeriesStage:
     async def tick(self) -> None:
         """Timer: nudge quiet partitions that hold unflushed records."""
         now = time.monotonic()
+        detection = self.detection
         for partition, buffer in list(self.buffers.items()):
             quiet = now - buffer.since >= self.settings.flush_interval_s
-            if buffer.pending and quiet and not buffer.tick_sent:
+            detect = (
+                detection is not None
+                and detection.watermark > buffer.evaluated_at
+                and detection.waiting_on(partition)
+            )
+            if (buffer.pending or detect) and quiet and not buffer.tick_sent:
                 buffer.tick_sent = True
                 await self.buckets_topic.send(key=b"tick", value=TICK, partition=partition)
 
@@ -94,12 +106,19 @@ class SeriesStage:
                 source_partition, source_offset, buckets, units.get(name), contributors.get(name)
             ):
                 buffer.dirty.add(name)
+                if self.detection is not None:
+                    self.detection.advance(state.newest_minute)
         return buffer
 
     async def flush(self, partition: int, stream: StreamT[bytes]) -> None:
-        """Store the partition's changed series, then acknowledge its records."""
+        """Store the partition's changed series, then acknowledge its records.
+
+        Not while a rebalance is under way: a write issued after the partition was
+        revoked could reach the changelog after its new owner's writes and regress the
+        state it later recovers. The records stay unacknowledged and are applied again.
+        """
         buffer = self.buffers.get(partition)
-        if buffer is None:
+        if buffer is None or self.rebalancing():
             return
         now_minute = int(time.time() // 60)
         for name in sorted(buffer.dirty):
@@ -109,6 +128,9 @@ class SeriesStage:
                 mtd = state.window("mtd", now_minute)[0]
                 self.metrics.team_mtd.labels(name[5:]).set(mtd / 1e9)
         self.metrics.series_flushed.inc(len(buffer.dirty))
+        if self.detection is not None:
+            buffer.evaluated_at = self.detection.watermark
+            await self.detection.evaluate(partition, buffer.dirty, self.series)
         buffer.dirty.clear()
         for pending in buffer.pending:
             await stream.ack(pending)
@@ -118,6 +140,8 @@ class SeriesStage:
         self._evict()
 
     def _evict(self) -> None:
+        if self.detection is not None:
+            self.detection.evict(self.settings.max_cached_series)
         excess = len(self.cache) - self.settings.max_cached_series
         if excess <= 0:
             return
@@ -130,6 +154,8 @@ class SeriesStage:
         """After a rebalance: drop unflushed state; unacknowledged records come again."""
         self.cache.clear()
         self.buffers.clear()
+        if self.detection is not None:
+            self.detection.forget_partitions()
 
     def series(self, name: str) -> SeriesState | None:
         """Current state for reads: the in-memory one if loaded, else the stored one."""

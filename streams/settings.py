@@ -47,6 +47,10 @@ class WorkerSettings(BaseSettings):
     )
     max_future_skew_s: int = Field(300, ge=0, description="How far ahead an event time may be")
     max_age_s: int = Field(7 * 86400, ge=60, description="How old an event time may be")
+    detect: bool = Field(True, description="Run the detectors on every series")
+    close_grace_minutes: int = Field(
+        1, ge=0, le=60, description="Minutes past a bucket's end before detectors see it closed"
+    )
 
     @field_validator("bucket_minutes")
     @classmethod
@@ -68,6 +72,14 @@ class WorkerSettings(BaseSettings):
     @property
     def buckets_topic(self) -> str:
         return f"{self.topic_prefix}buckets"
+
+    @property
+    def findings_topic(self) -> str:
+        return f"{self.topic_prefix}findings"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}alerts"
 
     @property
     def series_partitions(self) -> int:

@@ -46,6 +46,10 @@ async def _gather_local(handle: SpendwatchApp, path: str, query: dict[str, str])
         return list(await asyncio.gather(*(fetch(u) for u in sorted(urls))))
 
 
+def _changed_at(alert: dict[str, Any]) -> tuple[str, int]:
+    return (alert["updated_at"], alert["version"])
+
+
 def register_views(handle: SpendwatchApp) -> None:
     app = handle.faust_app
     series = handle.series
@@ -111,6 +115,27 @@ def register_views(handle: SpendwatchApp) -> None:
             for part in parts:
                 merged.update(part["keys"])
             return self.json({"keys": dict(sorted(merged.items()))})
+
+    @app.page("/v1/alerts")
+    class Alerts(View):
+        """Firing alerts and the most recent changes (``?limit=50``), from every worker."""
+
+        async def get(self, request: Request) -> Response:
+            limit = int(request.query.get("limit", "50"))
+            detection = series.detection
+            if request.query.get("local"):
+                if detection is None:
+                    return self.json({"active": [], "recent": []})
+                return self.json(
+                    {
+                        "active": [a.model_dump(mode="json") for a in detection.active.values()],
+                        "recent": [a.model_dump(mode="json") for a in detection.recent][-limit:],
+                    }
+                )
+            parts = await _gather_local(handle, "/v1/alerts", {"limit": str(limit)})
+            active = [a for p in parts for a in p["active"]]
+            recent = sorted((a for p in parts for a in p["recent"]), key=_changed_at)
+            return self.json({"active": sorted(active, key=_changed_at), "recent": recent[-limit:]})
 
     @app.page("/v1/progress")
     class Progress(View):

@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from genai_prices import Usage, calc_price
 
+from tests.support.kafka_io import produce
 from tests.support.worker_process import WorkerProcess
 
 
@@ -25,17 +26,6 @@ def _expected_nanos(event: dict[str, Any]) -> int:
         provider_id=event["provider"],
     ).total_price
     return int((price * 10**9).to_integral_value())
-
-
-async def _produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        for key, value in messages:
-            await producer.send(topic, key=key, value=value)
-        await producer.flush()
-    finally:
-        await producer.stop()
 
 
 async def _wait_for(check: Callable[[], Any], seconds: float = 60.0) -> Any:
@@ -69,7 +59,7 @@ async def test_events_flow_into_the_worker_table_exactly(
     messages = [(k.encode(), orjson.dumps(evs[:10])) for k, evs in by_key.items()]
     messages += [(k.encode(), orjson.dumps(ev)) for k, evs in by_key.items() for ev in evs[10:]]
 
-    await _produce(kafka_bootstrap, prefix + "usage", messages)
+    await produce(kafka_bootstrap, prefix + "usage", messages)
 
     expected = {
         key: {"calls": len(evs), "cost_nanos": sum(_expected_nanos(e) for e in evs)}
@@ -99,7 +89,7 @@ async def test_a_bad_event_goes_to_the_dead_letter_topic_and_its_neighbours_flow
     good = [make_event(api_key_id="k-good", cost_usd="1.5") for _ in range(3)]
     unpriced = make_event(api_key_id="k-new", model="brand-new-model")
     bad = make_event(api_key_id="k-good", input_tokens=-5)
-    await _produce(
+    await produce(
         kafka_bootstrap,
         prefix + "usage",
         [

@@ -129,4 +129,5 @@ def test_contributors_travel_with_the_partial_records() -> None:
     records = partial_records(partials, source_partition=0, source_offset=1, partitions=1)
     record = orjson.loads(records[0])
     assert record["c"]["org=all"] == [[1, {"api_key_id=k1": 100, "api_key_id=k2": 7,
-                                           "model=gpt-4o": 107, "app=app-1": 107}]]  # fmt: skip
+                                           "model=gpt-4o": 107, "app=app-1": 107,
+                                           "team=search": 107}]]  # fmt: skip

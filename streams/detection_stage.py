@@ -1,0 +1,211 @@
+"""Detectors live: series buckets to findings to alerts, inside the ``series`` agent.
+
+The series stage calls ``evaluate`` for every series it changed, when it flushes the
+series' partition. Buckets are handed to the detector suite in event-time order: every
+bucket the stage's watermark has passed (by ``close_grace_minutes``) exactly once as
+closed, then the newest bucket as open, with its sums so far, at most once per
+``open_every_s``. Findings go to the findings topic and through the alert lifecycle;
+alert changes go to the alerts topic (the notifier's outbox).
+
+Each series' detector state, lifecycle and the start of the last closed bucket are
+stored together, as one value in the changelogged ``detection`` table, in the same
+flush as the series' sums. A replay after a crash therefore resumes where the stored
+value stopped: a bucket may at worst be seen again after a crash between the two
+writes, and the alert ids downstream make a repeated alert a no-op.
+
+Series silent since their last bucket still close it, and firing alerts on them still
+resolve, when their partition next flushes (the series stage ticks quiet partitions).
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerting.lifecycle import AlertLifecycle, LifecycleState
+from detectors.suite import DetectorSuite, SeriesDetectorsState
+from schemas.findings import Alert, AlertState, Finding, Scope, SeriesBucket, minute_to_datetime
+from streams.contributors import bucket_of
+from streams.series_state import SeriesState
+
+DETECTED_DIMENSIONS = frozenset(
+    {"api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"}
+)
+RECENT_ALERTS = 500
+FORMAT = 1
+
+
+@dataclass(slots=True)
+class SeriesWatch:
+    """What detection keeps per series (stored as one table value)."""
+
+    detectors: SeriesDetectorsState
+    lifecycle: LifecycleState = field(default_factory=LifecycleState)
+    closed_through: int = -1
+    """Start of the newest bucket delivered closed."""
+    open_at: float = 0.0
+    """Monotonic time of the last open-bucket evaluation (not stored)."""
+
+
+@dataclass
+class DetectionStage:
+    suite: DetectorSuite
+    lifecycle: AlertLifecycle
+    table: Any
+    findings_topic: Any
+    alerts_topic: Any
+    bucket_minutes: int = 1
+    close_grace_minutes: int = 1
+    open_every_s: float = 5.0
+    watermark: int = -1
+    """Newest bucket start seen by this worker (event time)."""
+    watches: dict[str, SeriesWatch] = field(default_factory=dict)
+    waiting: dict[int, set[str]] = field(default_factory=dict)
+    """Per partition: series with a bucket still to close or an alert still firing."""
+    recent: deque[Alert] = field(default_factory=lambda: deque(maxlen=RECENT_ALERTS))
+    active: dict[str, Alert] = field(default_factory=dict)
+    findings_total: int = 0
+
+    def watches_series(self, name: str) -> bool:
+        return name.partition("=")[0] in DETECTED_DIMENSIONS
+
+    def advance(self, minute: int) -> None:
+        self.watermark = max(self.watermark, minute)
+
+    def waiting_on(self, partition: int) -> bool:
+        """Whether a tick could close a bucket or resolve an alert on this partition."""
+        return bool(self.waiting.get(partition))
+
+    async def evaluate(self, partition: int, changed: Iterable[str], state_of: Any) -> list[str]:
+        """Evaluate changed and waiting series of a partition; returns the names to store."""
+        names = {n for n in changed if self.watches_series(n)}
+        names |= self.waiting.get(partition, set())
+        stored: list[str] = []
+        findings: list[Finding] = []
+        changes: list[Alert] = []
+        for name in sorted(names):
+            series: SeriesState | None = state_of(name)
+            if series is None:
+                continue
+            watch = self._watch(name, series)
+            if self._run(name, watch, series, findings, changes):
+                stored.append(name)
+                self.table[name.encode()] = self._dumps(watch)
+            self._note_waiting(partition, name, watch, series)
+        await self._publish(findings, changes)
+        return stored
+
+    def _watch(self, name: str, series: SeriesState) -> SeriesWatch:
+        watch = self.watches.get(name)
+        if watch is None:
+            raw = self.table.get(name.encode())
+            if raw:
+                watch = self._loads(raw)
+            else:
+                first = min(series.minutes) if series.minutes else max(self.watermark, 0)
+                scope = Scope.parse(name)
+                watch = SeriesWatch(self.suite.new_state(scope, first))
+            self.watches[name] = watch
+        return watch
+
+    def _run(
+        self,
+        name: str,
+        watch: SeriesWatch,
+        series: SeriesState,
+        findings: list[Finding],
+        changes: list[Alert],
+    ) -> bool:
+        width = self.bucket_minutes
+        limit = self.watermark - self.close_grace_minutes
+        starts = sorted(b for b in series.minutes if b > watch.closed_through)
+        changed = False
+        newest_open: int | None = None
+        for start in starts:
+            if start + width > limit:
+                newest_open = start
+                continue
+            found = self.suite.observe(watch.detectors, self._bucket(name, series, start, True))
+            findings.extend(found)
+            changes.extend(self.lifecycle.observe(watch.lifecycle, found))
+            watch.closed_through = start
+            changed = True
+        now = time.monotonic()
+        if newest_open is not None and now - watch.open_at >= self.open_every_s:
+            watch.open_at = now
+            bucket = self._bucket(name, series, newest_open, False)
+            found = self.suite.observe(watch.detectors, bucket)
+            findings.extend(found)
+            resolved_or_fired = self.lifecycle.observe(watch.lifecycle, found)
+            changes.extend(resolved_or_fired)
+            changed = changed or bool(resolved_or_fired)
+        if watch.lifecycle.keys and limit >= 0:
+            resolved = self.lifecycle.tick(watch.lifecycle, minute_to_datetime(limit + width))
+            changes.extend(resolved)
+            changed = changed or bool(resolved)
+        return changed
+
+    def _bucket(self, name: str, series: SeriesState, start: int, closed: bool) -> SeriesBucket:
+        contributors = series.contributors.get(start)
+        return bucket_of(
+            name, start, self.bucket_minutes, series.minutes[start], closed, contributors
+        )
+
+    def _note_waiting(
+        self, partition: int, name: str, watch: SeriesWatch, series: SeriesState
+    ) -> None:
+        waiting = self.waiting.setdefault(partition, set())
+        unclosed = series.newest_minute > watch.closed_through
+        if unclosed or watch.lifecycle.keys:
+            waiting.add(name)
+        else:
+            waiting.discard(name)
+
+    async def _publish(self, findings: list[Finding], changes: list[Alert]) -> None:
+        self.findings_total += len(findings)
+        for finding in findings:
+            await self.findings_topic.send(
+                key=finding.scope.name.encode(), value=finding.model_dump_json().encode()
+            )
+        for alert in changes:
+            self.recent.append(alert)
+            if alert.state is AlertState.FIRING:
+                self.active[alert.alert_id] = alert
+            else:
+                self.active.pop(alert.alert_id, None)
+            await self.alerts_topic.send(
+                key=alert.alert_id.encode(), value=alert.model_dump_json().encode()
+            )
+
+    def _dumps(self, watch: SeriesWatch) -> bytes:
+        parts = (watch.closed_through, self.suite.dumps(watch.detectors), watch.lifecycle.dumps())
+        return pickle.dumps((FORMAT, *parts), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _loads(self, raw: bytes) -> SeriesWatch:
+        version, closed_through, detectors, lifecycle = pickle.loads(raw)
+        if version != FORMAT:
+            raise ValueError(f"detection state of format {version!r}; expected {FORMAT}")
+        return SeriesWatch(
+            detectors=self.suite.loads(detectors),
+            lifecycle=LifecycleState.loads(lifecycle),
+            closed_through=closed_through,
+        )
+
+    def evict(self, keep: int) -> None:
+        """Keep at most about ``keep`` watches in memory; waiting ones always stay."""
+        excess = len(self.watches) - keep
+        if excess <= 0:
+            return
+        waiting = set().union(*self.waiting.values()) if self.waiting else set()
+        for name in list(self.watches)[: excess + keep // 10]:
+            if name not in waiting:
+                del self.watches[name]
+
+    def forget_partitions(self) -> None:
+        """After a rebalance: reload from the table when next needed."""
+        self.watches.clear()
+        self.waiting.clear()
