@@ -38,7 +38,9 @@ class SpendwatchApp:
     series: SeriesStage
 
 
-def _raw_topic(app: faust.App, name: str, partitions: int, internal: bool = False) -> Any:
+def _raw_topic(
+    app: faust.App, name: str, partitions: int, internal: bool = False, compacting: bool = False
+) -> Any:
     return app.topic(
         name,
         key_type=bytes,
@@ -47,6 +49,7 @@ def _raw_topic(app: faust.App, name: str, partitions: int, internal: bool = Fals
         value_serializer="raw",
         partitions=partitions,
         internal=internal,
+        compacting=compacting or None,
     )
 
 
@@ -104,7 +107,9 @@ def create_app(
             lifecycle=AlertLifecycle(),
             table=_raw_table(app, "detection", settings.series_partitions),
             findings_topic=_raw_topic(app, settings.findings_topic, settings.series_partitions),
-            alerts_topic=_raw_topic(app, settings.alerts_topic, settings.series_partitions),
+            alerts_topic=_raw_topic(
+                app, settings.alerts_topic, settings.series_partitions, compacting=True
+            ),
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
         )

@@ -12,12 +12,19 @@ from streams.settings import WorkerSettings
 
 
 async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> dict[str, int]:
-    """Create the usage, dead-letter and buckets topics if missing; return their partitions."""
+    """Create spendwatch's topics if missing; return their partitions.
+
+    The alerts topic (the notifier's outbox, keyed by alert id) is compacted: it keeps
+    every alert's latest version.
+    """
     wanted = {
         settings.usage_topic: settings.partitions,
         settings.dlq_topic: 1,
         settings.buckets_topic: settings.series_partitions,
+        settings.findings_topic: settings.series_partitions,
+        settings.alerts_topic: settings.series_partitions,
     }
+    compacted = {settings.alerts_topic}
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )
@@ -25,7 +32,12 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name, num_partitions=n, replication_factor=1)
+            NewTopic(
+                name,
+                num_partitions=n,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if name in compacted else None,
+            )
             for name, n in wanted.items()
             if name not in existing
         ]
