@@ -31,14 +31,16 @@ class Dispatcher:
         pipelines: Mapping[str, Pipeline],
         clock: Clock,
         on_released: Callable[[Iterable[Hashable]], None],
+        alerts: dict[str, Alert] | None = None,
     ) -> None:
         self.router = router
         self.pipelines = pipelines
         self.clock = clock
         self.on_released = on_released
         self.grouper = Grouper()
-        self.alerts: dict[str, Alert] = {}
-        """The latest version of every alert seen and still firing (inhibition sources)."""
+        self.alerts: dict[str, Alert] = {} if alerts is None else alerts
+        """The latest version of every alert seen and still firing (inhibition sources);
+        pass a dict to share it with an inhibitor built before the dispatcher."""
         self._pending: Counter[Hashable] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from streams import cli_alerts as _alerts
+
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
 
@@ -302,6 +304,10 @@ def bench_memory(
         keep_dir=keep_dir,
     )
     _run_bench(lambda: summary_line(run_memory_benchmark(config)))
+
+
+app.command("notifier")(_alerts.notifier)
+app.add_typer(_alerts.silence_app, name="silence")
 
 
 def main() -> None:
