@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from streams import cli_detect
+from streams import cli_alerts, cli_detect
 
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
@@ -307,6 +307,8 @@ def bench_memory(
 
 
 app.command()(cli_detect.backtest)
+app.command("notifier")(cli_alerts.notifier)
+app.add_typer(cli_alerts.silence_app, name="silence")
 
 
 def main() -> None:

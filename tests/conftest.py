@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from streams.local_receivers import FakePagerDuty, FakeSlack, FakeWebhook
 
 
 @pytest.fixture
@@ -30,3 +32,24 @@ def make_event() -> Callable[..., dict[str, Any]]:
         return {k: v for k, v in event.items() if v is not None}
 
     return make
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """A local Slack Web API (and incoming webhook) on a free port."""
+    async with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_pagerduty() -> AsyncIterator[FakePagerDuty]:
+    """A local PagerDuty Events API v2 on a free port."""
+    async with FakePagerDuty() as server:
+        yield server
+
+
+@pytest.fixture
+async def fake_webhook() -> AsyncIterator[FakeWebhook]:
+    """A local receiver of signed spendwatch webhooks on a free port."""
+    async with FakeWebhook() as server:
+        yield server

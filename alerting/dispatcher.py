@@ -1,0 +1,116 @@
+"""The dispatcher: route each alert, group it, flush due groups through each receiver's
+pipeline, and report which inputs are fully dealt with.
+
+Every alert is submitted with a token (the outbox offset); a token is released once
+every group it joined has been flushed through its pipeline (sent, muted, deduplicated
+or rejected for good), so the caller commits only what can never be lost. Flushes of
+different groups run concurrently: an outage of one receiver does not hold up another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from datetime import timedelta
+
+from alerting.delivery import Clock, Delivery, Pipeline
+from alerting.group_stage import Flush, Grouper
+from alerting.matchers import alert_labels
+from alerting.routing import Router
+from schemas.findings import Alert, AlertState
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        router: Router,
+        pipelines: Mapping[str, Pipeline],
+        clock: Clock,
+        on_released: Callable[[Iterable[Hashable]], None],
+        alerts: dict[str, Alert] | None = None,
+    ) -> None:
+        self.router = router
+        self.pipelines = pipelines
+        self.clock = clock
+        self.on_released = on_released
+        self.grouper = Grouper()
+        self.alerts: dict[str, Alert] = {} if alerts is None else alerts
+        """The latest version of every alert seen and still firing (inhibition sources);
+        pass a dict to share it with an inhibitor built before the dispatcher."""
+        self._pending: Counter[Hashable] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def firing(self) -> list[Alert]:
+        return list(self.alerts.values())
+
+    def submit(self, alert: Alert, token: Hashable) -> None:
+        """Route and group an alert; a token no route wants is released at once."""
+        current = self.alerts.get(alert.alert_id)
+        if current is None or alert.version >= current.version:
+            if alert.state is AlertState.FIRING:
+                self.alerts[alert.alert_id] = alert
+            else:
+                self.alerts.pop(alert.alert_id, None)
+        labels = alert_labels(alert)
+        matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
+        now = self.clock()
+        for match in matches:
+            self.grouper.add(match, labels, alert, token, now)
+            self._pending[token] += 1
+        if not matches:
+            log.info("alert %s matches no route with a receiver", alert.alert_id)
+            self.on_released([token])
+
+    def flush_due(self) -> int:
+        """Start a task for every group due now; returns how many started."""
+        flushes = self.grouper.due(self.clock())
+        for flush in flushes:
+            task = asyncio.create_task(self._flush(flush), name=f"flush {flush.key}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(flushes)
+
+    async def _flush(self, flush: Flush) -> None:
+        receiver = flush.route.receiver
+        assert receiver is not None
+        delivery = Delivery(receiver, flush.route, flush.key, self.clock())
+        try:
+            await self.pipelines[receiver](delivery, list(flush.alerts))
+        except Exception:
+            log.exception("flush of group %s to %s failed; will retry", flush.key, receiver)
+            group = self.grouper.groups[flush.key]
+            group.in_flight = False
+            group.tokens[:0] = flush.tokens
+            group.next_flush = self.clock() + timedelta(seconds=5)
+            return
+        for alert_id, why in delivery.dropped.items():
+            log.info("%s: alert %s not sent: %s", receiver, alert_id, why)
+        released = []
+        for token in self.grouper.flushed(flush, self.clock()):
+            self._pending[token] -= 1
+            if self._pending[token] <= 0:
+                del self._pending[token]
+                released.append(token)
+        if released:
+            self.on_released(released)
+
+    @property
+    def busy(self) -> bool:
+        """True while a flush is running or a group waits to be flushed."""
+        return bool(self._tasks) or self.grouper.next_due() is not None
+
+    async def run(self, tick_s: float = 0.1) -> None:
+        """Flush due groups until cancelled; running flushes are cancelled with it."""
+        try:
+            while True:
+                self.flush_due()
+                await asyncio.sleep(tick_s)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,105 @@
+"""The group stage: when the alerts of a group are handed to their receiver.
+
+Alertmanager's timing: a new group waits ``group_wait`` so alerts that fire together
+go out together; after a flush, changes wait until ``group_interval`` has passed since
+it; an unchanged group with firing alerts is flushed again after ``repeat_interval``
+(the dedup stage then sends reminders). Resolved alerts leave the group once flushed.
+Each added alert carries an opaque token (a Kafka offset, say) that ``flushed`` hands
+back, so the caller knows what has been fully dealt with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerting.routing import RouteMatch
+from schemas.findings import Alert, AlertState
+
+
+@dataclass(slots=True)
+class Group:
+    key: str
+    route: RouteMatch
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    tokens: list[Hashable] = field(default_factory=list)
+    next_flush: datetime | None = None
+    last_flush: datetime | None = None
+    in_flight: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """A snapshot of a group handed to the pipeline."""
+
+    key: str
+    route: RouteMatch
+    alerts: tuple[Alert, ...]
+    tokens: tuple[Hashable, ...]
+
+
+class Grouper:
+    def __init__(self) -> None:
+        self.groups: dict[str, Group] = {}
+
+    def add(
+        self,
+        route: RouteMatch,
+        labels: Mapping[str, str],
+        alert: Alert,
+        token: Hashable,
+        now: datetime,
+    ) -> str:
+        """Put an alert (its latest version wins) in its group; returns the group key."""
+        key = route.group_key(labels)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = Group(key, route, next_flush=now + route.group_wait)
+        current = group.alerts.get(alert.alert_id)
+        if current is None or alert.version >= current.version:
+            group.alerts[alert.alert_id] = alert
+        group.tokens.append(token)
+        if group.next_flush is None:
+            since = group.last_flush or now
+            group.next_flush = max(now, since + route.group_interval)
+        return key
+
+    def due(self, now: datetime) -> list[Flush]:
+        """Groups to flush now; each is marked in flight until ``flushed``."""
+        ready = []
+        for group in self.groups.values():
+            if group.in_flight:
+                continue
+            changed = group.next_flush is not None and group.next_flush <= now
+            repeat = (
+                group.next_flush is None
+                and group.last_flush is not None
+                and now >= group.last_flush + group.route.repeat_interval
+                and any(a.state is AlertState.FIRING for a in group.alerts.values())
+            )
+            if changed or repeat:
+                group.in_flight = True
+                ready.append(
+                    Flush(group.key, group.route, tuple(group.alerts.values()), tuple(group.tokens))
+                )
+                group.tokens = []
+                group.next_flush = None
+        return ready
+
+    def flushed(self, flush: Flush, now: datetime) -> tuple[Hashable, ...]:
+        """Mark a flush done; resolved alerts it carried leave the group. Returns its tokens."""
+        group = self.groups[flush.key]
+        group.in_flight = False
+        group.last_flush = now
+        for alert in flush.alerts:
+            if alert.state is AlertState.RESOLVED and group.alerts.get(alert.alert_id) == alert:
+                del group.alerts[alert.alert_id]
+        if not group.alerts and not group.tokens:
+            del self.groups[flush.key]
+        return flush.tokens
+
+    def next_due(self) -> datetime | None:
+        """The earliest pending change flush, for a caller that sleeps until then."""
+        times = [g.next_flush for g in self.groups.values() if g.next_flush and not g.in_flight]
+        return min(times, default=None)
