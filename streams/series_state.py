@@ -28,7 +28,8 @@ HOURS_KEPT = 24 * 8
 DAYS_KEPT = 400
 MONTHS_KEPT = 14
 CONTRIBUTOR_MINUTES = 30
-"""Minutes for which the largest contributors of each bucket are kept."""
+"""Minutes for which the largest contributors of each bucket are kept (at least until the
+detectors have seen the bucket closed: see ``SeriesState.contributors_needed_from``)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 WINDOWS = {"5m": 5, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
@@ -83,6 +84,9 @@ class SeriesState:
     """Source partition to the offsets of its messages already applied."""
     contributors: dict[int, dict[str, int]] = field(default_factory=dict)
     """Recent minutes to the cost of their largest contributing series."""
+    contributors_needed_from: int = -1
+    """Oldest minute the detectors have yet to see closed (-1: none seen yet); the
+    contributors of that minute and later stay, as far back as minute buckets do."""
     newest_minute: int = -1
 
     def apply(
@@ -109,8 +113,9 @@ class SeriesState:
             acc = self.units.setdefault(month_of_minute(minute), {})
             for name, amount in amounts.items():
                 acc[name] = acc.get(name, Decimal(0)) + Decimal(amount)
+        keep_from = self._contributors_from()
         for minute, costs in contributors or ():
-            if minute < self.newest_minute - CONTRIBUTOR_MINUTES:
+            if minute < keep_from:
                 continue
             shares = self.contributors.setdefault(minute, {})
             for part, cost in costs.items():
@@ -130,7 +135,7 @@ class SeriesState:
         if len(self.days) > DAYS_KEPT + 31:
             _trim(self.days, newest // 1440 - DAYS_KEPT)
         if len(self.contributors) > CONTRIBUTOR_MINUTES + 10:
-            _trim(self.contributors, newest - CONTRIBUTOR_MINUTES)
+            _trim(self.contributors, self._contributors_from())
         if len(self.months) > MONTHS_KEPT:
             for month in sorted(self.months)[:-MONTHS_KEPT]:
                 del self.months[month]
@@ -146,6 +151,14 @@ class SeriesState:
             return _window_sum(self.minutes, end - length, end)
         hour_end = end // 60 + (1 if end % 60 else 0)
         return _window_sum(self.hours, hour_end - length // 60, hour_end)
+
+    def _contributors_from(self) -> int:
+        oldest = self.newest_minute - MINUTES_KEPT
+        if self.contributors_needed_from < 0:  # not evaluated yet: keep what buckets exist
+            return oldest
+        return max(
+            oldest, min(self.newest_minute - CONTRIBUTOR_MINUTES, self.contributors_needed_from)
+        )
 
     def contributors_between(self, start: int, end: int) -> dict[str, int]:
         """Largest contributing series over minutes ``start <= m < end`` (recent only)."""
@@ -171,6 +184,7 @@ class SeriesState:
                 "a": [[p, *seen.to_json()] for p, seen in self.applied.items()],
                 "n": self.newest_minute,
                 "c": [[k, v] for k, v in self.contributors.items()],
+                "f": self.contributors_needed_from,
             }
         )
 
@@ -186,4 +200,5 @@ class SeriesState:
             applied={row[0]: AppliedOffsets.from_json(row[1:]) for row in data["a"]},
             newest_minute=data["n"],
             contributors={row[0]: row[1] for row in data.get("c", ())},
+            contributors_needed_from=data.get("f", -1),
         )

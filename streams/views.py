@@ -74,10 +74,20 @@ def register_views(handle: SpendwatchApp) -> None:
                 return self.json({"error": f"no series {name!r}"}, status=404)
             window = request.query.get("window", "1h")
             try:
-                sums = window_sums(state, window, _now_minute(request))
+                sums = window_sums(state, window, _now_minute(request))  # 400 on a bad window
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            return self.json({"series": name, "window": window, **totals_json(sums)})
+            now = _now_minute(request)
+            recent = state.contributors_between(now - 4, now + 1)
+            top = sorted(recent.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+            return self.json(
+                {
+                    "series": name,
+                    "window": window,
+                    **totals_json(sums),
+                    "contributors_5m": [{"series": s, "cost_nanos": c} for s, c in top],
+                }
+            )
 
     @app.page("/v1/top/{dimension}")
     class Top(View):

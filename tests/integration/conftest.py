@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.local_receivers import FakePagerDuty, FakeSlack
 from tests.support.worker_process import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,3 +83,12 @@ def spawn_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
     yield spawn
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def receiver_secrets(
+    monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack, fake_pagerduty: FakePagerDuty
+) -> None:
+    """The local receivers' token and routing key, where routing configs reference them."""
+    monkeypatch.setenv("TEST_SLACK_TOKEN", fake_slack.token)
+    monkeypatch.setenv("TEST_PD_KEY", fake_pagerduty.routing_key)

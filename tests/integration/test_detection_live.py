@@ -10,25 +10,11 @@ from typing import Any
 import orjson
 
 from tests.support.kafka_io import produce, read_json_until
+from tests.support.traffic import minute_of_calls
 from tests.support.worker_process import WorkerProcess
 
 HISTORY_MINUTES = 100
 SPIKE_MINUTES = 6
-
-
-def _minute_events(
-    make_event: Callable[..., dict[str, Any]], key: str, at: datetime, calls: int, usd: str
-) -> list[dict[str, Any]]:
-    return [
-        make_event(
-            api_key_id=key,
-            team="agents",
-            app=f"app-{key}",
-            timestamp=(at + timedelta(seconds=i * 60 // calls)).isoformat(),
-            cost_usd=usd,
-        )
-        for i in range(calls)
-    ]
 
 
 async def test_a_runaway_key_raises_a_spike_alert_and_a_steady_key_none(
@@ -47,7 +33,7 @@ async def test_a_runaway_key_raises_a_spike_alert_and_a_steady_key_none(
         at = start + timedelta(minutes=minute)
         spiking = minute >= HISTORY_MINUTES
         for key, calls in (("steady", 6), ("runaway", 150 if spiking else 6)):
-            batch = _minute_events(make_event, key, at, calls, "0.01")
+            batch = minute_of_calls(make_event, key, at, calls, "0.01")
             messages.append((key.encode(), orjson.dumps(batch)))
     await produce(kafka_bootstrap, prefix + "usage", messages)
 
