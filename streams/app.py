@@ -112,6 +112,7 @@ def create_app(
             ),
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
+            open_every_s=settings.open_bucket_every_s,
         )
     series = SeriesStage(
         settings=settings,

@@ -306,6 +306,26 @@ def bench_memory(
     _run_bench(lambda: summary_line(run_memory_benchmark(config)))
 
 
+@bench_app.command("latency")
+def bench_latency(
+    runs: Annotated[int, typer.Option(min=1, help="Spikes to time, one fresh key each.")] = 8,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
+    ] = None,
+) -> None:
+    """Wall-clock time from the first event of a 10x spike, in live steady traffic, to the
+    alert reaching a local Slack server through the worker, the outbox and the notifier.
+    The last line on stdout is a JSON summary with median_s, p95_s and runs."""
+    _bench_package("latency")
+    from bench.latency import LatencyConfig, run_latency_benchmark
+    from bench.throughput.report import bench_console, summary_line
+
+    _, say = bench_console()
+    config = LatencyConfig(runs=runs, bootstrap=bootstrap)
+    _run_bench(lambda: summary_line(run_latency_benchmark(config, say)))
+
+
 app.command()(cli_detect.backtest)
 app.command("notifier")(cli_alerts.notifier)
 app.add_typer(cli_alerts.silence_app, name="silence")

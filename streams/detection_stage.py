@@ -85,7 +85,7 @@ class DetectionStage:
     alerts_topic: Any
     bucket_minutes: int = 1
     close_grace_minutes: int = 1
-    open_every_s: float = 5.0
+    open_every_s: float = 2.0
     watermark: int = -1
     """Newest bucket start seen by this worker (event time)."""
     watches: dict[str, SeriesWatch] = field(default_factory=dict)
