@@ -98,8 +98,3 @@ class Grouper:
         if not group.alerts and not group.tokens:
             del self.groups[flush.key]
         return flush.tokens
-
-    def next_due(self) -> datetime | None:
-        """The earliest pending change flush, for a caller that sleeps until then."""
-        times = [g.next_flush for g in self.groups.values() if g.next_flush and not g.in_flight]
-        return min(times, default=None)
