@@ -48,14 +48,18 @@ class Dispatcher:
     def firing(self) -> list[Alert]:
         return list(self.alerts.values())
 
-    def submit(self, alert: Alert, token: Hashable) -> None:
-        """Route and group an alert; a token no route wants is released at once."""
+    def remember(self, alert: Alert) -> None:
+        """Track the alert's latest version (firing ones are inhibition sources)."""
         if alert.version >= self._versions.get(alert.alert_id, 0):
             self._versions[alert.alert_id] = alert.version
             if alert.state is AlertState.FIRING:
                 self.alerts[alert.alert_id] = alert
             else:
                 self.alerts.pop(alert.alert_id, None)
+
+    def submit(self, alert: Alert, token: Hashable) -> None:
+        """Route and group an alert; a token no route wants is released at once."""
+        self.remember(alert)
         labels = alert_labels(alert)
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()

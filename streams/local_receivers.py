@@ -149,6 +149,7 @@ class SlackMessage:
     text: str
     blocks: list[dict[str, Any]]
     updates: int = 0
+    thread_ts: str | None = None
 
 
 class FakeSlack(LocalReceiver):
@@ -178,7 +179,11 @@ class FakeSlack(LocalReceiver):
         ]
 
     def posted(self) -> list[SlackMessage]:
-        return list(self.messages.values())
+        """Top-level messages (thread replies excluded)."""
+        return [m for m in self.messages.values() if m.thread_ts is None]
+
+    def replies(self, ts: str) -> list[SlackMessage]:
+        return [m for m in self.messages.values() if m.thread_ts == ts]
 
     def _error(self, status: int, headers: dict[str, str]) -> web.Response:
         error = "ratelimited" if status == 429 else "service_unavailable"
@@ -212,8 +217,11 @@ class FakeSlack(LocalReceiver):
             return {"ok": False, "error": "invalid_blocks"}
         if method == "chat.postMessage":
             ts = f"{1_700_000_000 + next(self._ts)}.000100"
+            thread = args.get("thread_ts")
+            if thread is not None and (args["channel"], str(thread)) not in self.messages:
+                return {"ok": False, "error": "thread_not_found"}
             self.messages[(args["channel"], ts)] = SlackMessage(
-                args["channel"], ts, args.get("text", ""), blocks
+                args["channel"], ts, args.get("text", ""), blocks, thread_ts=thread
             )
             return {"ok": True, "channel": args["channel"], "ts": ts, "message": {"ts": ts}}
         if method == "chat.update":

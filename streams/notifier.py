@@ -143,6 +143,8 @@ class NotifierService:
                 "notifier: %d sent entries, %d silences loaded", loaded, len(self.silences.all())
             )
             dispatcher = self._dispatcher(record)
+            seeded = await self._seed(dispatcher)
+            log.info("notifier: %d firing alerts known from the outbox", seeded)
             await consumer.start()
             tasks = [
                 asyncio.create_task(silences_tail.follow(), name="silences"),
@@ -169,6 +171,15 @@ class NotifierService:
         router = Router(self.config.routes)
         return Dispatcher(router, pipelines, utc_now, self.offsets.release, firing)
 
+    async def _seed(self, dispatcher: Dispatcher) -> int:
+        """Learn which alerts fire now from the (compacted) outbox, without notifying, so
+        inhibition holds across a restart; delivery itself resumes at committed offsets."""
+        for record in await read_to_end(self.bootstrap, self.topics.outbox):
+            alert = self._decode(record.value, record.topic, record.offset)
+            if alert is not None:
+                dispatcher.remember(alert)
+        return len(dispatcher.firing())
+
     async def _consume(
         self, consumer: AIOKafkaConsumer, dispatcher: Dispatcher, stop: asyncio.Event
     ) -> None:
@@ -177,7 +188,7 @@ class NotifierService:
             for tp, records in batches.items():
                 for record in records:
                     self.offsets.consumed_one(tp, record.offset)
-                    alert = self._decode(record.value, tp, record.offset)
+                    alert = self._decode(record.value, tp.topic, record.offset)
                     if alert is None:
                         self.offsets.release([(tp, record.offset)])
                     else:
@@ -186,13 +197,13 @@ class NotifierService:
             await self._commit(consumer)
 
     @staticmethod
-    def _decode(value: bytes | None, tp: TopicPartition, offset: int) -> Alert | None:
+    def _decode(value: bytes | None, topic: str, offset: int) -> Alert | None:
         if value is None:
             return None
         try:
             return Alert.model_validate_json(value)
         except ValidationError as exc:
-            log.error("outbox %s@%d is not an alert, skipped: %s", tp, offset, exc)
+            log.error("%s@%d is not an alert, skipped: %s", topic, offset, exc)
             return None
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:

@@ -10,10 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from alerting.delivery import DeliveryError, SentEntry
+from alerting.pacer import ChannelPacer
 from alerting.pagerduty_notifier import PagerDutyNotifier, pagerduty_event
 from alerting.receiver_config import LinkConfig, PagerDutyConfig, SlackConfig, WebhookConfig
 from alerting.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS, alert_blocks
-from alerting.slack_notifier import ChannelPacer, SlackNotifier
+from alerting.slack_notifier import SlackNotifier
 from alerting.webhook_notifier import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign
 from schemas.findings import Alert, AlertState, Contributor
 from streams.local_receivers import FakePagerDuty, FakeSlack, FakeWebhook
@@ -63,6 +64,23 @@ async def test_slack_posts_block_kit_then_updates_the_same_message_on_resolve(
     (message,) = fake_slack.posted()
     assert message.updates == 1
     assert "RESOLVED" in message.text and "2026-11-29 12:00 UTC → " in str(message.blocks)
+
+
+async def test_slack_reminders_reply_in_the_thread_and_a_refire_posts_anew(
+    fake_slack: FakeSlack, make_alert: Callable[..., Alert]
+) -> None:
+    notifier = slack_bot(fake_slack)
+    firing = make_alert()
+    ref = await notifier.notify(firing, None)
+    assert await notifier.notify(firing, sent(firing, ref)) == ref
+    (reply,) = fake_slack.replies(ref["ts"])
+    assert reply.text.startswith("Still firing:")
+    assert len(fake_slack.posted()) == 1 and fake_slack.posted()[0].updates == 0
+    resolved = make_alert(state=AlertState.RESOLVED, version=2, resolved_at=T0)
+    refired = make_alert(version=3)
+    new_ref = await notifier.notify(refired, sent(resolved, ref))
+    assert new_ref["ts"] != ref["ts"]
+    assert len(fake_slack.posted()) == 2
 
 
 @pytest.mark.parametrize(
@@ -154,7 +172,7 @@ async def test_channel_pacer_spaces_messages_per_channel() -> None:
 
 def pagerduty(fake: FakePagerDuty, key: str | None = None) -> PagerDutyNotifier:
     config = PagerDutyConfig.model_validate(
-        {"routing_key": "${PD_KEY}", "url": fake.events_url, "timeout_s": 1}
+        {"routing_key": "${PD_KEY}", "url": fake.events_url, "timeout_s": 1, "min_interval_s": 0}
     )
     return PagerDutyNotifier(config, SecretStr(key or fake.routing_key), LINKS)
 
