@@ -12,6 +12,7 @@ the webhook URL.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,10 @@ from alerting.pacer import ChannelPacer
 from alerting.receiver_config import NO_LINKS, LinkConfig, SlackConfig
 from alerting.slack_blocks import alert_blocks, fallback_text
 from schemas.findings import Alert, AlertState
+
+_SDK_LOG = logging.getLogger(f"{__name__}.sdk")
+_SDK_LOG.setLevel(logging.INFO)
+"""slack-sdk logs request URLs at DEBUG, and an incoming-webhook URL is a secret."""
 
 
 class SlackNotifier:
@@ -48,10 +53,11 @@ class SlackNotifier:
                 base_url=str(config.api_url),
                 timeout=timeout,
                 retry_handlers=[],
+                logger=_SDK_LOG,
             )
         else:
             self._hook = AsyncWebhookClient(
-                url=secret.get_secret_value(), timeout=timeout, retry_handlers=[]
+                url=secret.get_secret_value(), timeout=timeout, retry_handlers=[], logger=_SDK_LOG
             )
 
     def channel_for(self, alert: Alert) -> str:

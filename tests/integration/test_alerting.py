@@ -5,13 +5,17 @@ twice after a restart or a replay, silences and inhibition honoured across resta
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from alerting.config import AlertingConfig, SilenceConfig
 from alerting.retry_stage import Backoff
@@ -293,3 +297,43 @@ def test_silence_commands_add_list_and_expire(
     assert bad.exit_code != 0 and "not a matcher" in bad.output
     unknown = runner.invoke(app, ["silence", "expire", "nope", *common])
     assert unknown.exit_code != 0 and "no silence with id 'nope'" in unknown.output
+
+
+async def test_the_notifier_command_delivers_and_never_logs_secrets(
+    rig: Rig, tmp_path: Path
+) -> None:
+    config = tmp_path / "alerting.yaml"
+    config.write_text(yaml.safe_dump(rig.config().model_dump(mode="json", by_alias=True)))
+    log_path = tmp_path / "notifier.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "notifier",
+            "--config",
+            str(config),
+            "--bootstrap",
+            rig.bootstrap,
+            "--topic-prefix",
+            rig.topics.prefix,
+            "--group-id",
+            rig.names("cli-notifier"),
+            "--loglevel",
+            "debug",
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            page = alert("spike:cli")
+            await rig.publish(page)
+            await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.events) == 1, 60)
+            await rig.slack.wait_until(lambda: len(rig.slack.messages) == 1, 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 60)
+    text = log_path.read_text()
+    assert code == 0, text
+    assert rig.pagerduty.events[0]["dedup_key"] == page.alert_id
+    assert rig.slack.token not in text
+    assert rig.pagerduty.routing_key not in text

@@ -184,3 +184,11 @@ def test_silence_must_end_after_it_starts() -> None:
 )
 def test_matchers(matcher: str, labels: dict[str, str], expected: bool) -> None:
     assert Matcher.parse(matcher).matches(labels) is expected
+
+
+def test_a_config_survives_a_round_trip_through_yaml() -> None:
+    config = AlertingConfig.model_validate(yaml.safe_load(EXAMPLE))
+    dumped = yaml.safe_dump(config.model_dump(mode="json", by_alias=True))
+    assert "group_wait: 10s" in dumped and "continue: true" in dumped
+    assert AlertingConfig.model_validate(yaml.safe_load(dumped)) == config
+    assert parse_duration("PT1M") == "PT1M"  # ISO 8601 is left to pydantic

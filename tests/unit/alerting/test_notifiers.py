@@ -126,8 +126,9 @@ async def test_slack_timeout_is_retryable(
 
 
 async def test_slack_incoming_webhook_mode(
-    fake_slack: FakeSlack, make_alert: Callable[..., Alert]
+    fake_slack: FakeSlack, make_alert: Callable[..., Alert], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     config = SlackConfig.model_validate({"webhook_url": "${SLACK_WEBHOOK}"})
     notifier = SlackNotifier(config, SecretStr(fake_slack.webhook_url), LINKS, ChannelPacer(0))
     await notifier.notify(make_alert(), None)
@@ -138,6 +139,7 @@ async def test_slack_incoming_webhook_mode(
         await notifier.notify(make_alert(), None)
     assert caught.value.retry_after == 3.0
     assert fake_slack.webhook_path not in str(caught.value)
+    assert fake_slack.webhook_path not in caplog.text
 
 
 def test_block_kit_limits_hold_for_huge_alerts(make_alert: Callable[..., Alert]) -> None:
