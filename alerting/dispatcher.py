@@ -93,7 +93,7 @@ class Dispatcher:
             group.next_flush = self.clock() + timedelta(seconds=5)
             return
         for alert_id, why in delivery.dropped.items():
-            log.info("%s: alert %s not sent: %s", receiver, alert_id, why)
+            log.debug("%s: alert %s not sent: %s", receiver, alert_id, why)
         released = []
         for token in self.grouper.flushed(flush, self.clock()):
             self._pending[token] -= 1

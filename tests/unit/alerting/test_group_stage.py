@@ -8,12 +8,15 @@ from datetime import timedelta
 
 import pytest
 
-from alerting.config import RouteConfig
-from alerting.delivery import Delivery, Pipeline
+from alerting.config import RouteConfig, SilenceConfig
+from alerting.delivery import Delivery, MemorySendRecord, Pipeline, SentEntry
 from alerting.dispatcher import Dispatcher
 from alerting.group_stage import Grouper
+from alerting.inhibit_stage import Inhibitor
 from alerting.matchers import alert_labels
+from alerting.pipeline import StageKit
 from alerting.routing import RouteMatch, Router
+from alerting.silence_stage import SilenceBook
 from schemas.findings import Alert, AlertState
 from tests.unit.alerting.conftest import T0, ManualClock, build_alert
 
@@ -45,8 +48,8 @@ def due_at(grouper: Grouper, at_s: float) -> list[list[str]]:
             [[["a@1"]], [], [["a@2"]]],
         ),
         (
-            [("add", "a", 0, 0), ("due", 30), ("due", 30 + 4 * 3600 - 1), ("due", 30 + 4 * 3600)],
-            [[["a@1"]], [], [["a@1"]]],
+            [("add", "a", 0, 0), ("due", 30), ("due", 329), ("due", 330), ("due", 630)],
+            [[["a@1"]], [], [["a@1"]], [["a@1"]]],
         ),
         (
             [
@@ -63,7 +66,7 @@ def due_at(grouper: Grouper, at_s: float) -> list[list[str]]:
             [[["a@1"], ["c@1"]]],
         ),
     ],
-    ids=["waits", "group-wait", "batched", "interval", "repeat", "resolved-leaves", "by-team"],
+    ids=["waits", "group-wait", "batched", "interval", "periodic", "resolved-leaves", "by-team"],
 )
 def test_group_timing(steps: list[tuple[object, ...]], expected: list[list[list[str]]]) -> None:
     grouper = Grouper()
@@ -143,3 +146,51 @@ def test_dispatcher_tracks_firing_alerts_for_inhibition() -> None:
     assert dispatcher.firing() == []
     dispatcher.submit(build_alert(version=1), 3)  # an older, replayed version
     assert dispatcher.firing() == []
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+
+    async def notify(self, alert: Alert, previous: SentEntry | None) -> dict[str, str]:
+        self.sent.append((alert.alert_id, alert.version))
+        return {"n": str(len(self.sent))}
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_an_alert_is_sent_once_its_silence_ends_and_reminded_after_repeat_interval() -> None:
+    clock = ManualClock()
+    silence = SilenceConfig.model_validate(
+        {
+            "id": "s",
+            "matchers": ["team=search"],
+            "starts_at": T0,
+            "ends_at": T0 + timedelta(minutes=7),
+            "comment": "deploy",
+            "created_by": "ana",
+        }
+    )
+    firing: dict[str, Alert] = {}
+    kit = StageKit(
+        Inhibitor([], firing.values), SilenceBook([silence]), MemorySendRecord(), clock, clock.sleep
+    )
+    notifier = RecordingNotifier()
+    routes = RouteConfig.model_validate({"receiver": "slack", "repeat_interval": "1h"})
+    dispatcher = Dispatcher(
+        Router(routes), {"slack": kit.pipeline(notifier)}, clock, lambda tokens: None, firing
+    )
+
+    async def at(minutes: float) -> list[tuple[str, int]]:
+        clock.now = T0 + timedelta(minutes=minutes)
+        dispatcher.flush_due()
+        await dispatcher.settle()
+        return list(notifier.sent)
+
+    dispatcher.submit(build_alert(), 1)
+    assert await at(1) == []  # silenced at its first flush (after group_wait)
+    assert await at(6) == []  # still silenced at the next group_interval
+    assert await at(11) == [("spike:team=search", 1)]  # silence over: sent
+    assert await at(16) == [("spike:team=search", 1)]  # nothing new
+    assert await at(71.5) == [("spike:team=search", 1)] * 2  # repeat_interval: a reminder
