@@ -337,3 +337,28 @@ async def test_the_notifier_command_delivers_and_never_logs_secrets(
     assert rig.pagerduty.events[0]["dedup_key"] == page.alert_id
     assert rig.slack.token not in text
     assert rig.pagerduty.routing_key not in text
+
+
+async def test_two_notifiers_share_the_outbox_and_the_send_record(rig: Rig) -> None:
+    alerts = [alert(f"spike:k{i}") for i in range(6)]
+    async with rig.running() as first:
+        async with rig.running() as second:
+            await eventually(lambda: len(first.assigned) == 1 and len(second.assigned) == 1)
+            await rig.publish(*alerts)
+            await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.incidents) == 6)
+            await rig.slack.wait_until(lambda: len(rig.slack.messages) == 6)
+            await settled(first)
+            await settled(second)
+        # the second is gone: the first takes every partition and resolves what both sent
+        await eventually(lambda: len(first.assigned) == 2)
+        resolved = [
+            a.model_copy(update={"state": AlertState.RESOLVED, "version": 2}) for a in alerts
+        ]
+        await rig.publish(*resolved)
+        await rig.pagerduty.wait_until(
+            lambda: all(i.status == "resolved" for i in rig.pagerduty.incidents.values())
+        )
+        await rig.slack.wait_until(lambda: all(m.updates == 1 for m in rig.slack.posted()))
+    assert len(rig.pagerduty.events) == 12  # six triggers, six resolves, none repeated
+    assert all(i.triggers == 1 for i in rig.pagerduty.incidents.values())
+    assert len(rig.slack.messages) == 6
