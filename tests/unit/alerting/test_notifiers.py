@@ -85,7 +85,12 @@ async def test_slack_reminders_reply_in_the_thread_and_a_refire_posts_anew(
 
 @pytest.mark.parametrize(
     ("status", "retry_after", "retryable", "wait"),
-    [(429, 7, True, 7.0), (500, None, True, None), (503, None, True, None)],
+    [
+        (429, 7, True, 7.0),
+        (500, None, True, None),
+        (503, None, True, None),
+        (400, None, False, None),
+    ],
 )
 async def test_slack_http_failures_are_classified(
     fake_slack: FakeSlack,
@@ -211,6 +216,7 @@ async def test_pagerduty_triggers_and_resolves_one_incident(
         (429, None, True, None),
         (500, None, True, None),
         (502, None, True, None),
+        (400, None, False, None),
     ],
 )
 async def test_pagerduty_failures_are_classified(
