@@ -64,8 +64,20 @@ class KafkaSendRecord(MemorySendRecord):
             self.load(entry)
 
     async def put(self, entry: SentEntry) -> None:
-        await self.producer.send_and_wait(self.topic, key=entry.key.encode(), value=entry.to_json())
+        """Keeps trying while Kafka is unreachable: giving up here would send the
+        notification, which the receiver already accepted, a second time."""
         self.load(entry)
+        wait = 0.5
+        while True:
+            try:
+                await self.producer.send_and_wait(
+                    self.topic, key=entry.key.encode(), value=entry.to_json()
+                )
+                return
+            except KafkaError as exc:
+                log.warning("send record write failed (%s); retrying in %.1fs", exc, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 30.0)
 
 
 class OffsetTracker:
