@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     model_validator,
 )
 
@@ -38,12 +39,35 @@ def parse_duration(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if text.startswith(("P", "-P")):
+        return text  # ISO 8601, as pydantic writes a timedelta
     if not text or _DURATION.sub("", text):
         raise ValueError(f"not a duration {value!r}; write e.g. 30s, 5m, 4h, 1h30m")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text)))
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def format_duration(value: timedelta) -> str:
+    """The short form ``parse_duration`` reads back.
+
+    >>> format_duration(timedelta(seconds=5400)), format_duration(timedelta(0))
+    ('1h30m', '0s')
+    """
+    millis = round(value.total_seconds() * 1000)
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        count, millis = divmod(millis, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if millis:
+        parts.append(f"{millis}ms")
+    return "".join(parts) or "0s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
 
 
 class _Frozen(BaseModel):

@@ -81,16 +81,22 @@ class SentEntry:
 
     @classmethod
     def from_json(cls, raw: bytes) -> SentEntry:
-        data: dict[str, Any] = orjson.loads(raw)
-        return cls(
-            receiver=data["receiver"],
-            alert_id=data["alert_id"],
-            version=int(data["version"]),
-            state=AlertState(data["state"]),
-            fingerprint=data["fingerprint"],
-            sent_at=datetime.fromisoformat(data["sent_at"]),
-            ref={str(k): str(v) for k, v in data.get("ref", {}).items()},
-        )
+        """Raises ValueError naming the problem for anything but a written entry."""
+        try:
+            data: dict[str, Any] = orjson.loads(raw)
+            return cls(
+                receiver=str(data["receiver"]),
+                alert_id=str(data["alert_id"]),
+                version=int(data["version"]),
+                state=AlertState(data["state"]),
+                fingerprint=str(data["fingerprint"]),
+                sent_at=datetime.fromisoformat(data["sent_at"]),
+                ref={str(k): str(v) for k, v in data.get("ref", {}).items()},
+            )
+        except KeyError as exc:
+            raise ValueError(f"send record entry: missing field {exc}") from None
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"send record entry: {exc}") from None
 
 
 class SendRecord(Protocol):

@@ -41,20 +41,25 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {} if alerts is None else alerts
         """The latest version of every alert seen and still firing (inhibition sources);
         pass a dict to share it with an inhibitor built before the dispatcher."""
+        self._versions: dict[str, int] = {}
         self._pending: Counter[Hashable] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
     def firing(self) -> list[Alert]:
         return list(self.alerts.values())
 
-    def submit(self, alert: Alert, token: Hashable) -> None:
-        """Route and group an alert; a token no route wants is released at once."""
-        current = self.alerts.get(alert.alert_id)
-        if current is None or alert.version >= current.version:
+    def remember(self, alert: Alert) -> None:
+        """Track the alert's latest version (firing ones are inhibition sources)."""
+        if alert.version >= self._versions.get(alert.alert_id, 0):
+            self._versions[alert.alert_id] = alert.version
             if alert.state is AlertState.FIRING:
                 self.alerts[alert.alert_id] = alert
             else:
                 self.alerts.pop(alert.alert_id, None)
+
+    def submit(self, alert: Alert, token: Hashable) -> None:
+        """Route and group an alert; a token no route wants is released at once."""
+        self.remember(alert)
         labels = alert_labels(alert)
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()
@@ -88,7 +93,7 @@ class Dispatcher:
             group.next_flush = self.clock() + timedelta(seconds=5)
             return
         for alert_id, why in delivery.dropped.items():
-            log.info("%s: alert %s not sent: %s", receiver, alert_id, why)
+            log.debug("%s: alert %s not sent: %s", receiver, alert_id, why)
         released = []
         for token in self.grouper.flushed(flush, self.clock()):
             self._pending[token] -= 1
@@ -98,10 +103,9 @@ class Dispatcher:
         if released:
             self.on_released(released)
 
-    @property
-    def busy(self) -> bool:
-        """True while a flush is running or a group waits to be flushed."""
-        return bool(self._tasks) or self.grouper.next_due() is not None
+    async def settle(self) -> None:
+        """Wait for the flushes running now (their failures are already logged)."""
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def run(self, tick_s: float = 0.1) -> None:
         """Flush due groups until cancelled; running flushes are cancelled with it."""

@@ -2,8 +2,10 @@
 
 Alertmanager's timing: a new group waits ``group_wait`` so alerts that fire together
 go out together; after a flush, changes wait until ``group_interval`` has passed since
-it; an unchanged group with firing alerts is flushed again after ``repeat_interval``
-(the dedup stage then sends reminders). Resolved alerts leave the group once flushed.
+it; a group with firing alerts is flushed again every ``group_interval`` even when
+nothing changed, and the dedup stage decides what goes out (a reminder once
+``repeat_interval`` has passed, an alert whose silence or inhibition has just ended).
+Resolved alerts leave the group once flushed.
 Each added alert carries an opaque token (a Kafka offset, say) that ``flushed`` hands
 back, so the caller knows what has been fully dealt with.
 """
@@ -12,10 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerting.routing import RouteMatch
 from schemas.findings import Alert, AlertState
+
+MIN_PERIOD = timedelta(seconds=1)
+"""The shortest period of unchanged flushes (a ``group_interval`` of 0 would spin)."""
 
 
 @dataclass(slots=True)
@@ -72,13 +77,13 @@ class Grouper:
             if group.in_flight:
                 continue
             changed = group.next_flush is not None and group.next_flush <= now
-            repeat = (
+            periodic = (
                 group.next_flush is None
                 and group.last_flush is not None
-                and now >= group.last_flush + group.route.repeat_interval
+                and now >= group.last_flush + max(group.route.group_interval, MIN_PERIOD)
                 and any(a.state is AlertState.FIRING for a in group.alerts.values())
             )
-            if changed or repeat:
+            if changed or periodic:
                 group.in_flight = True
                 ready.append(
                     Flush(group.key, group.route, tuple(group.alerts.values()), tuple(group.tokens))
@@ -98,8 +103,3 @@ class Grouper:
         if not group.alerts and not group.tokens:
             del self.groups[flush.key]
         return flush.tokens
-
-    def next_due(self) -> datetime | None:
-        """The earliest pending change flush, for a caller that sleeps until then."""
-        times = [g.next_flush for g in self.groups.values() if g.next_flush and not g.in_flight]
-        return min(times, default=None)

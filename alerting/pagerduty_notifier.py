@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from alerting.delivery import SentEntry
 from alerting.http_post import JsonPoster, classify_status
+from alerting.pacer import ChannelPacer
 from alerting.receiver_config import NO_LINKS, LinkConfig, PagerDutyConfig
 from alerting.slack_blocks import clip
 from schemas.findings import Alert, AlertState, Severity
@@ -87,6 +88,7 @@ class PagerDutyNotifier:
         self.links = links
         self._routing_key = routing_key
         self._http = JsonPoster("PagerDuty", config.timeout_s)
+        self.pacer = ChannelPacer(config.min_interval_s)
 
     async def notify(self, alert: Alert, previous: SentEntry | None) -> dict[str, str]:
         event = pagerduty_event(
@@ -95,6 +97,7 @@ class PagerDutyNotifier:
             self.config.source,
             self.links.render(alert),
         )
+        await self.pacer.wait("events")
         status, retry_after, body = await self._http.post(str(self.config.url), orjson.dumps(event))
         if status != 202:
             error = classify_status(status, "PagerDuty", retry_after)

@@ -85,6 +85,7 @@ class PagerDutyConfig(_Frozen):
     routing_key: SecretRef
     url: HttpUrl = HttpUrl(PAGERDUTY_EVENTS_URL)
     source: str = Field("spendwatch", min_length=1, max_length=255)
+    min_interval_s: float = Field(0.5, ge=0, description="Pause between events (120/min)")
     timeout_s: float = Field(10.0, gt=0, le=300)
 
 

@@ -1,5 +1,6 @@
 """Slack through slack-sdk: ``chat.postMessage`` when an alert fires, ``chat.update`` of
-the same message when it changes or resolves; or an incoming webhook (a new message
+the same message when it changes or resolves, a reply in its thread (broadcast to the
+channel) as a reminder while it keeps firing; or an incoming webhook (a new message
 each time, since webhooks cannot edit).
 
 The channel comes from the alert's ``team`` label (``team_channels``) or the default
@@ -11,9 +12,8 @@ the webhook URL.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
+import logging
+from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
@@ -21,35 +21,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from alerting.delivery import DeliveryError, SentEntry, Sleep
+from alerting.delivery import DeliveryError, SentEntry
 from alerting.http_post import classify_status
+from alerting.pacer import ChannelPacer
 from alerting.receiver_config import NO_LINKS, LinkConfig, SlackConfig
 from alerting.slack_blocks import alert_blocks, fallback_text
-from schemas.findings import Alert
+from schemas.findings import Alert, AlertState
 
-
-class ChannelPacer:
-    """At most one message per ``interval_s`` per channel (clock and sleep injected)."""
-
-    def __init__(
-        self,
-        interval_s: float,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.interval_s = interval_s
-        self.monotonic = monotonic
-        self.sleep = sleep
-        self._next: dict[str, float] = {}
-
-    async def wait(self, channel: str) -> float:
-        """Wait for the channel's turn; returns the seconds waited."""
-        now = self.monotonic()
-        turn = max(now, self._next.get(channel, now))
-        self._next[channel] = turn + self.interval_s
-        if turn > now:
-            await self.sleep(turn - now)
-        return turn - now
+_SDK_LOG = logging.getLogger(f"{__name__}.sdk")
+_SDK_LOG.setLevel(logging.INFO)
+"""slack-sdk logs request URLs at DEBUG, and an incoming-webhook URL is a secret."""
 
 
 class SlackNotifier:
@@ -72,10 +53,11 @@ class SlackNotifier:
                 base_url=str(config.api_url),
                 timeout=timeout,
                 retry_handlers=[],
+                logger=_SDK_LOG,
             )
         else:
             self._hook = AsyncWebhookClient(
-                url=secret.get_secret_value(), timeout=timeout, retry_handlers=[]
+                url=secret.get_secret_value(), timeout=timeout, retry_handlers=[], logger=_SDK_LOG
             )
 
     def channel_for(self, alert: Alert) -> str:
@@ -95,23 +77,41 @@ class SlackNotifier:
             return await self._send_webhook(self._hook, text, blocks)
         assert self._web is not None
         try:
-            if previous is not None and previous.ref.get("ts"):
-                channel = previous.ref["channel"]
-                await self.pacer.wait(channel)
-                reply = await self._web.chat_update(
-                    channel=channel, ts=previous.ref["ts"], text=text, blocks=blocks
-                )
-            else:
-                channel = self.channel_for(alert)
-                await self.pacer.wait(channel)
-                reply = await self._web.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            return await self._send_api(self._web, alert, previous, text, blocks)
         except SlackApiError as exc:
             raise self._api_error(exc) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise DeliveryError(
-                f"Slack unreachable: {type(exc).__name__}", retryable=True
-            ) from None
-        return {"channel": str(reply.get("channel", channel)), "ts": str(reply["ts"])}
+            reason = f"Slack unreachable: {type(exc).__name__}"
+            raise DeliveryError(reason, retryable=True) from None
+
+    async def _send_api(
+        self,
+        web: AsyncWebClient,
+        alert: Alert,
+        previous: SentEntry | None,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> dict[str, str]:
+        """Post a new message; or, for an alert whose message is still up, update it on a
+        change and reply in its thread (broadcast to the channel) for a reminder."""
+        if previous is None or previous.state is AlertState.RESOLVED or "ts" not in previous.ref:
+            channel = self.channel_for(alert)
+            await self.pacer.wait(channel)
+            reply = await web.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            return {"channel": str(reply.get("channel", channel)), "ts": str(reply["ts"])}
+        channel, ts = previous.ref["channel"], previous.ref["ts"]
+        await self.pacer.wait(channel)
+        if previous.version == alert.version and previous.state is alert.state:
+            await web.chat_postMessage(
+                channel=channel,
+                thread_ts=ts,
+                reply_broadcast=True,
+                text=f"Still firing: {text}",
+                blocks=blocks,
+            )
+        else:
+            await web.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        return {"channel": channel, "ts": ts}
 
     @staticmethod
     def _api_error(exc: SlackApiError) -> DeliveryError:

@@ -6,7 +6,7 @@ At start it reads the send record and the silences from their topics, so a resta
 or a replay of the outbox never notifies twice; it then tails the silences topic so
 ``spendwatch silence add|expire`` reaches it while it runs. Offsets are committed up to
 the lowest alert still in flight, so an outage of a receiver delays but loses nothing.
-One notifier per consumer group is the supported deployment.
+Several notifiers may share the consumer group: they follow each other's send record.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from alerting.config import AlertingConfig, SilenceConfig
@@ -35,9 +36,9 @@ from streams.alert_topics import (
     AlertTopics,
     ensure_alert_topics,
     new_producer,
-    partitions_of,
     read_to_end,
 )
+from streams.compacted_tail import CompactedTail
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +49,35 @@ def utc_now() -> datetime:
 
 class KafkaSendRecord(MemorySendRecord):
     """The send record in memory, written through to a compacted topic before ``put``
-    returns (``acks=all``), and rebuilt from it at start."""
+    returns (``acks=all``); entries other notifiers write arrive through ``take``."""
 
     def __init__(self, producer: AIOKafkaProducer, topic: str) -> None:
         super().__init__()
         self.producer = producer
         self.topic = topic
 
-    async def load_from(self, bootstrap: str) -> int:
-        records = await read_to_end(bootstrap, self.topic)
-        for record in sorted(records, key=lambda r: r.offset):
-            if record.value is not None:
-                self.load(SentEntry.from_json(record.value))
-        return len(self.entries)
+    def take(self, value: bytes) -> None:
+        """Apply an entry read from the topic unless a later one is already known."""
+        entry = SentEntry.from_json(value)
+        known = self.entries.get(entry.key)
+        if known is None or (entry.version, entry.sent_at) >= (known.version, known.sent_at):
+            self.load(entry)
 
     async def put(self, entry: SentEntry) -> None:
-        await self.producer.send_and_wait(self.topic, key=entry.key.encode(), value=entry.to_json())
+        """Keeps trying while Kafka is unreachable: giving up here would send the
+        notification, which the receiver already accepted, a second time."""
         self.load(entry)
+        wait = 0.5
+        while True:
+            try:
+                await self.producer.send_and_wait(
+                    self.topic, key=entry.key.encode(), value=entry.to_json()
+                )
+                return
+            except KafkaError as exc:
+                log.warning("send record write failed (%s); retrying in %.1fs", exc, wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 30.0)
 
 
 class OffsetTracker:
@@ -83,6 +96,12 @@ class OffsetTracker:
         for token in tokens:
             tp, offset = cast(tuple[TopicPartition, int], token)
             self.pending.get(tp, set()).discard(offset)
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            self.pending.pop(tp, None)
+            self.consumed.pop(tp, None)
+            self.committed.pop(tp, None)
 
     def committable(self) -> dict[TopicPartition, int]:
         """Next offsets to commit that moved since the last commit."""
@@ -119,6 +138,8 @@ class NotifierService:
         self.backoff = backoff
         self.silences = SilenceBook(config.silences)
         self.offsets = OffsetTracker()
+        self.assigned: set[TopicPartition] = set()
+        """The outbox partitions this notifier owns now."""
         self.ready = asyncio.Event()
         """Set once the send record and silences are loaded and the outbox is subscribed."""
 
@@ -127,7 +148,6 @@ class NotifierService:
         producer = new_producer(self.bootstrap)
         await producer.start()
         consumer = AIOKafkaConsumer(
-            self.topics.outbox,
             bootstrap_servers=self.bootstrap,
             group_id=self.group_id,
             enable_auto_commit=False,
@@ -136,16 +156,23 @@ class NotifierService:
         tasks: list[asyncio.Task[None]] = []
         try:
             record = KafkaSendRecord(producer, self.topics.sent)
-            loaded = await record.load_from(self.bootstrap)
-            silences_tail = SilencesTail(self.bootstrap, self.topics.silences, self.silences)
+            sent_tail = CompactedTail(self.bootstrap, self.topics.sent, record.take)
+            silences_tail = CompactedTail(self.bootstrap, self.topics.silences, self._silence)
+            await sent_tail.catch_up()
             await silences_tail.catch_up()
-            log.info(
-                "notifier: %d sent entries, %d silences loaded", loaded, len(self.silences.all())
-            )
             dispatcher = self._dispatcher(record)
+            seeded = await self._seed(dispatcher)
+            log.info(
+                "notifier: %d sent entries, %d silences, %d firing alerts loaded",
+                len(record.entries),
+                len(self.silences.all()),
+                seeded,
+            )
             await consumer.start()
+            consumer.subscribe([self.topics.outbox], listener=_Rebalance(self, consumer))
             tasks = [
                 asyncio.create_task(silences_tail.follow(), name="silences"),
+                asyncio.create_task(sent_tail.follow(), name="send record"),
                 asyncio.create_task(dispatcher.run(), name="dispatcher"),
             ]
             self.ready.set()
@@ -161,6 +188,9 @@ class NotifierService:
             for notifier in self.notifiers.values():
                 await notifier.aclose()
 
+    def _silence(self, value: bytes) -> None:
+        self.silences.upsert(SilenceConfig.model_validate_json(value))
+
     def _dispatcher(self, record: KafkaSendRecord) -> Dispatcher:
         firing: dict[str, Alert] = {}
         inhibitor = Inhibitor(self.config.inhibit_rules, firing.values)
@@ -168,6 +198,15 @@ class NotifierService:
         pipelines = {name: kit.pipeline(n) for name, n in self.notifiers.items()}
         router = Router(self.config.routes)
         return Dispatcher(router, pipelines, utc_now, self.offsets.release, firing)
+
+    async def _seed(self, dispatcher: Dispatcher) -> int:
+        """Learn which alerts fire now from the (compacted) outbox, without notifying, so
+        inhibition holds across a restart; delivery itself resumes at committed offsets."""
+        for record in await read_to_end(self.bootstrap, self.topics.outbox):
+            alert = self._decode(record.value, record.topic, record.offset)
+            if alert is not None:
+                dispatcher.remember(alert)
+        return len(dispatcher.firing())
 
     async def _consume(
         self, consumer: AIOKafkaConsumer, dispatcher: Dispatcher, stop: asyncio.Event
@@ -177,7 +216,7 @@ class NotifierService:
             for tp, records in batches.items():
                 for record in records:
                     self.offsets.consumed_one(tp, record.offset)
-                    alert = self._decode(record.value, tp, record.offset)
+                    alert = self._decode(record.value, tp.topic, record.offset)
                     if alert is None:
                         self.offsets.release([(tp, record.offset)])
                     else:
@@ -186,56 +225,42 @@ class NotifierService:
             await self._commit(consumer)
 
     @staticmethod
-    def _decode(value: bytes | None, tp: TopicPartition, offset: int) -> Alert | None:
+    def _decode(value: bytes | None, topic: str, offset: int) -> Alert | None:
         if value is None:
             return None
         try:
             return Alert.model_validate_json(value)
         except ValidationError as exc:
-            log.error("outbox %s@%d is not an alert, skipped: %s", tp, offset, exc)
+            log.error("%s@%d is not an alert, skipped: %s", topic, offset, exc)
             return None
 
     async def _commit(self, consumer: AIOKafkaConsumer) -> None:
-        ready = self.offsets.committable()
-        if ready:
-            await consumer.commit(ready)
-            self.offsets.committed.update(ready)
-
-
-class SilencesTail:
-    """Keeps a silence book in step with the silences topic."""
-
-    def __init__(self, bootstrap: str, topic: str, book: SilenceBook) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.book = book
-        self._position: dict[int, int] = {}
-
-    def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
-        self._position[partition] = offset + 1
-        if value is None:
+        """Commit what is done on the partitions this notifier still owns."""
+        owned = consumer.assignment()
+        ready = {tp: offset for tp, offset in self.offsets.committable().items() if tp in owned}
+        if not ready:
             return
         try:
-            self.book.upsert(SilenceConfig.model_validate_json(value))
-        except ValidationError as exc:
-            log.error("silences %d@%d is not a silence, skipped: %s", partition, offset, exc)
+            await consumer.commit(ready)
+        except KafkaError as exc:  # a rebalance under way: the next commit catches up
+            log.warning("outbox commit deferred: %s", exc)
+            return
+        self.offsets.committed.update(ready)
 
-    async def catch_up(self) -> None:
-        for record in sorted(await read_to_end(self.bootstrap, self.topic), key=lambda r: r.offset):
-            self._apply(record.partition, record.offset, record.value)
 
-    async def follow(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = await partitions_of(self.bootstrap, self.topic)
-            consumer.assign(partitions)
-            for tp in partitions:
-                consumer.seek(tp, self._position.get(tp.partition, 0))
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        self._apply(record.partition, record.offset, record.value)
-        finally:
-            await consumer.stop()
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On losing outbox partitions, commit what is done there and forget them: their
+    unfinished alerts go to the new owner, whose send record keeps them from repeating."""
+
+    def __init__(self, service: NotifierService, consumer: AIOKafkaConsumer) -> None:
+        self.service = service
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.service._commit(self.consumer)
+        self.service.offsets.forget(revoked)
+        self.service.assigned -= revoked
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.service.assigned |= assigned
+        log.info("notifier: outbox partitions %s", sorted(tp.partition for tp in assigned))

@@ -1,16 +1,21 @@
 """Alerts through the Kafka outbox to the local Slack and PagerDuty servers: once each,
 updated and resolved with the same handles, nothing lost in an outage, nothing paged
-twice after a restart or a replay, silences from the command line honoured live."""
+twice after a restart or a replay, silences and inhibition honoured across restarts."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from alerting.config import AlertingConfig, SilenceConfig
 from alerting.retry_stage import Backoff
@@ -21,48 +26,6 @@ from streams.local_receivers import FakePagerDuty, FakeSlack
 from streams.notifier import NotifierService
 
 FAST = Backoff(first=0.2, factor=2, cap=1.0)
-
-
-def routing(slack: FakeSlack, pagerduty: FakePagerDuty, timeout_s: float = 5) -> AlertingConfig:
-    return AlertingConfig.model_validate(
-        {
-            "routes": {
-                "receiver": "slack",
-                "group_by": ["team"],
-                "group_wait": "0s",
-                "group_interval": "0s",
-                "routes": [
-                    {
-                        "matchers": ["severity=~critical|error"],
-                        "receiver": "pager",
-                        "continue": True,
-                    },
-                    {"matchers": [], "receiver": "slack"},
-                ],
-            },
-            "receivers": [
-                {
-                    "name": "slack",
-                    "slack": {
-                        "token": "${TEST_SLACK_TOKEN}",
-                        "api_url": slack.api_url,
-                        "channel": "#spend",
-                        "team_channels": {"search": "#search-oncall"},
-                        "min_interval_s": 0,
-                        "timeout_s": timeout_s,
-                    },
-                },
-                {
-                    "name": "pager",
-                    "pagerduty": {
-                        "routing_key": "${TEST_PD_KEY}",
-                        "url": pagerduty.events_url,
-                        "timeout_s": timeout_s,
-                    },
-                },
-            ],
-        }
-    )
 
 
 def alert(alert_id: str, **overrides: Any) -> Alert:
@@ -84,47 +47,6 @@ def alert(alert_id: str, **overrides: Any) -> Alert:
     }
     fields.update(overrides)
     return Alert(**fields)
-
-
-@pytest.fixture
-def secrets(
-    monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack, fake_pagerduty: FakePagerDuty
-) -> None:
-    monkeypatch.setenv("TEST_SLACK_TOKEN", fake_slack.token)
-    monkeypatch.setenv("TEST_PD_KEY", fake_pagerduty.routing_key)
-
-
-@pytest.fixture
-def topics(names: Callable[[str], str]) -> AlertTopics:
-    return AlertTopics(prefix=names("alerts") + ".", outbox_partitions=2)
-
-
-@asynccontextmanager
-async def running(
-    bootstrap: str, config: AlertingConfig, topics: AlertTopics, group: str
-) -> AsyncIterator[NotifierService]:
-    service = NotifierService(bootstrap, config, topics, group_id=group, backoff=FAST)
-    stop = asyncio.Event()
-    task = asyncio.create_task(service.run(stop))
-    ready = asyncio.create_task(service.ready.wait())
-    await asyncio.wait([task, ready], timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    assert service.ready.is_set(), "notifier did not start"
-    try:
-        yield service
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-
-
-async def publish(bootstrap: str, topics: AlertTopics, *alerts: Alert) -> None:
-    producer = new_producer(bootstrap)
-    await producer.start()
-    try:
-        await publish_alerts(producer, topics, alerts)
-    finally:
-        await producer.stop()
 
 
 async def eventually(condition: Callable[[], bool], timeout_s: float = 30) -> None:
@@ -149,124 +71,155 @@ async def settled(service: NotifierService, timeout_s: float = 30) -> None:
     )
 
 
-@pytest.mark.usefixtures("secrets")
-async def test_fire_update_resolve_once_each(
+@dataclass
+class Rig:
+    """A broker, this test's topics and the two local receivers."""
+
+    bootstrap: str
+    topics: AlertTopics
+    names: Callable[[str], str]
+    slack: FakeSlack
+    pagerduty: FakePagerDuty
+
+    def config(self, timeout_s: float = 5, **sections: Any) -> AlertingConfig:
+        """Pages (critical, error) to PagerDuty and everything to Slack, per-team channel."""
+        slack = {
+            "token": "${TEST_SLACK_TOKEN}",
+            "api_url": self.slack.api_url,
+            "channel": "#spend",
+            "team_channels": {"search": "#search-oncall"},
+            "min_interval_s": 0,
+            "timeout_s": timeout_s,
+        }
+        pagerduty = {
+            "routing_key": "${TEST_PD_KEY}",
+            "url": self.pagerduty.events_url,
+            "timeout_s": timeout_s,
+        }
+        routes = {
+            "receiver": "slack",
+            "group_by": ["team"],
+            "group_wait": "0s",
+            "group_interval": "0s",
+            "routes": [
+                {"matchers": ["severity=~critical|error"], "receiver": "pager", "continue": True},
+                {"receiver": "slack"},
+            ],
+        }
+        receivers = [{"name": "slack", "slack": slack}, {"name": "pager", "pagerduty": pagerduty}]
+        return AlertingConfig.model_validate({"routes": routes, "receivers": receivers, **sections})
+
+    @asynccontextmanager
+    async def running(
+        self, config: AlertingConfig | None = None, group: str = "g"
+    ) -> AsyncIterator[NotifierService]:
+        service = NotifierService(
+            self.bootstrap, config or self.config(), self.topics, self.names(group), backoff=FAST
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(service.run(stop))
+        ready = asyncio.create_task(service.ready.wait())
+        await asyncio.wait([task, ready], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        assert service.ready.is_set(), "notifier did not start"
+        try:
+            yield service
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 30)
+
+    async def publish(self, *alerts: Alert) -> None:
+        producer = new_producer(self.bootstrap)
+        await producer.start()
+        try:
+            await publish_alerts(producer, self.topics, alerts)
+        finally:
+            await producer.stop()
+
+
+@pytest.fixture
+def rig(
+    monkeypatch: pytest.MonkeyPatch,
     kafka_bootstrap: str,
-    topics: AlertTopics,
     names: Callable[[str], str],
     fake_slack: FakeSlack,
     fake_pagerduty: FakePagerDuty,
-) -> None:
-    config = routing(fake_slack, fake_pagerduty)
+) -> Rig:
+    monkeypatch.setenv("TEST_SLACK_TOKEN", fake_slack.token)
+    monkeypatch.setenv("TEST_PD_KEY", fake_pagerduty.routing_key)
+    topics = AlertTopics(prefix=names("alerts") + ".", outbox_partitions=2)
+    return Rig(kafka_bootstrap, topics, names, fake_slack, fake_pagerduty)
+
+
+async def test_fire_update_resolve_once_each(rig: Rig) -> None:
     firing = alert("spike:team=search")
-    async with running(kafka_bootstrap, config, topics, names("g")) as service:
-        await publish(kafka_bootstrap, topics, firing, firing)
-        await fake_pagerduty.wait_until(lambda: len(fake_pagerduty.events) >= 1)
-        await fake_slack.wait_until(lambda: len(fake_slack.messages) >= 1)
+    async with rig.running() as service:
+        await rig.publish(firing, firing)
+        await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.events) >= 1)
+        await rig.slack.wait_until(lambda: len(rig.slack.messages) >= 1)
         resolved = firing.model_copy(
             update={"state": AlertState.RESOLVED, "version": 2, "resolved_at": datetime.now(UTC)}
         )
-        await publish(kafka_bootstrap, topics, resolved)
-        await fake_pagerduty.wait_until(lambda: len(fake_pagerduty.events) >= 2)
-        await fake_slack.wait_until(lambda: any(m.updates for m in fake_slack.posted()))
+        await rig.publish(resolved)
+        await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.events) >= 2)
+        await rig.slack.wait_until(lambda: any(m.updates for m in rig.slack.posted()))
         await settled(service)
-    (message,) = fake_slack.posted()
+    (message,) = rig.slack.posted()
     assert message.channel == "#search-oncall" and message.updates == 1
     assert message.blocks[0]["text"]["text"].startswith("[RESOLVED]")
-    actions = [(e["event_action"], e["dedup_key"]) for e in fake_pagerduty.events]
+    actions = [(e["event_action"], e["dedup_key"]) for e in rig.pagerduty.events]
     assert actions == [("trigger", firing.alert_id), ("resolve", firing.alert_id)]
-    assert fake_pagerduty.incidents[firing.alert_id].status == "resolved"
+    assert rig.pagerduty.incidents[firing.alert_id].status == "resolved"
 
 
-async def outage_loses_nothing(
-    kafka_bootstrap: str,
-    topics: AlertTopics,
-    group: str,
-    slack: FakeSlack,
-    pagerduty: FakePagerDuty,
-    failures_each: int,
-    stall_s: float,
-) -> None:
-    for fake in (slack, pagerduty):
+async def outage_loses_nothing(rig: Rig, failures_each: int, stall_s: float) -> None:
+    """Both receivers answer 503, then 429 (Retry-After 1 s), then stall past the timeout."""
+    for fake in (rig.slack, rig.pagerduty):
         fake.misbehave(failures_each, status=503)
         fake.misbehave(failures_each, status=429, retry_after=1)
         fake.misbehave(1, stall_s=stall_s)
-    config = routing(slack, pagerduty, timeout_s=max(1.0, stall_s / 2))
-    alerts = [alert(f"spike:key-{i}", labels={"team": "search"}) for i in range(5)]
-    async with running(kafka_bootstrap, config, topics, group) as service:
-        await publish(kafka_bootstrap, topics, *alerts)
-        await pagerduty.wait_until(lambda: len(pagerduty.incidents) == 5, timeout_s=600)
-        await slack.wait_until(lambda: len(slack.messages) == 5, timeout_s=600)
+    config = rig.config(timeout_s=max(1.0, stall_s / 2))
+    alerts = [alert(f"spike:key-{i}") for i in range(5)]
+    async with rig.running(config) as service:
+        await rig.publish(*alerts)
+        await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.incidents) == 5, timeout_s=600)
+        await rig.slack.wait_until(lambda: len(rig.slack.messages) == 5, timeout_s=600)
         await settled(service, timeout_s=600)
-    assert slack.misbehaving() == 0 and pagerduty.misbehaving() == 0
-    assert sorted(pagerduty.incidents) == sorted(a.alert_id for a in alerts)
-    assert all(i.triggers == 1 for i in pagerduty.incidents.values())
-    assert len(slack.messages) == 5
+    assert rig.slack.misbehaving() == 0 and rig.pagerduty.misbehaving() == 0
+    assert sorted(rig.pagerduty.incidents) == sorted(a.alert_id for a in alerts)
+    assert all(i.triggers == 1 for i in rig.pagerduty.incidents.values())
+    assert len(rig.slack.messages) == 5
 
 
-@pytest.mark.usefixtures("secrets")
-async def test_a_receiver_outage_delays_but_loses_nothing_and_pages_once(
-    kafka_bootstrap: str,
-    topics: AlertTopics,
-    names: Callable[[str], str],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-) -> None:
-    await outage_loses_nothing(
-        kafka_bootstrap, topics, names("g"), fake_slack, fake_pagerduty, 3, stall_s=2
-    )
+async def test_a_receiver_outage_delays_but_loses_nothing_and_pages_once(rig: Rig) -> None:
+    await outage_loses_nothing(rig, failures_each=3, stall_s=2)
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("secrets")
-async def test_a_two_minute_outage_loses_nothing_and_pages_once(
-    kafka_bootstrap: str,
-    topics: AlertTopics,
-    names: Callable[[str], str],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-) -> None:
-    """About two minutes: 5xx then 429 (Retry-After 1 s) answers, then a 20 s stall."""
-    await outage_loses_nothing(
-        kafka_bootstrap, topics, names("g"), fake_slack, fake_pagerduty, 60, stall_s=20
-    )
+async def test_a_two_minute_outage_loses_nothing_and_pages_once(rig: Rig) -> None:
+    """About two minutes: 60 answers of 503, 60 of 429, then a 20 s stall, per receiver."""
+    await outage_loses_nothing(rig, failures_each=60, stall_s=20)
 
 
-@pytest.mark.usefixtures("secrets")
-async def test_a_restart_or_a_full_replay_never_pages_twice(
-    kafka_bootstrap: str,
-    topics: AlertTopics,
-    names: Callable[[str], str],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-) -> None:
-    config = routing(fake_slack, fake_pagerduty)
-    group = names("g")
+async def test_a_restart_or_a_full_replay_never_pages_twice(rig: Rig) -> None:
     first = alert("spike:one")
-    async with running(kafka_bootstrap, config, topics, group) as service:
-        await publish(kafka_bootstrap, topics, first)
+    async with rig.running() as service:
+        await rig.publish(first)
         await settled(service)
     second = alert("spike:two")
-    await publish(kafka_bootstrap, topics, second)
-    async with running(kafka_bootstrap, config, topics, group) as service:
+    await rig.publish(second)
+    async with rig.running() as service:
         await settled(service)
-    async with running(kafka_bootstrap, config, topics, names("replay")) as service:
+    async with rig.running(group="replay-from-start") as service:
         await settled(service)
-        assert service.offsets.consumed
-    triggers = [e["dedup_key"] for e in fake_pagerduty.events]
+        assert sum(last + 1 for last in service.offsets.consumed.values()) == 2  # both replayed
+    triggers = [e["dedup_key"] for e in rig.pagerduty.events]
     assert triggers == [first.alert_id, second.alert_id]
-    assert len(fake_slack.messages) == 2
+    assert len(rig.slack.messages) == 2
 
 
-@pytest.mark.usefixtures("secrets")
-async def test_a_silence_added_from_the_command_line_reaches_a_running_notifier(
-    kafka_bootstrap: str,
-    topics: AlertTopics,
-    names: Callable[[str], str],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-) -> None:
-    config = routing(fake_slack, fake_pagerduty)
+async def test_a_silence_added_from_the_command_line_reaches_a_running_notifier(rig: Rig) -> None:
     now = datetime.now(UTC)
     silence = SilenceConfig.model_validate(
         {
@@ -278,13 +231,134 @@ async def test_a_silence_added_from_the_command_line_reaches_a_running_notifier(
             "created_by": "test",
         }
     )
-    async with running(kafka_bootstrap, config, topics, names("g")) as service:
-        await add_silence(kafka_bootstrap, topics, silence)
+    async with rig.running() as service:
+        await add_silence(rig.bootstrap, rig.topics, silence)
         await eventually(lambda: bool(service.silences.active(datetime.now(UTC))))
         ads = alert("spike:ads", scope=Scope.parse("team=ads"), labels={"team": "ads"})
         search = alert("spike:search")
-        await publish(kafka_bootstrap, topics, ads, search)
-        await fake_pagerduty.wait_until(lambda: len(fake_pagerduty.events) >= 1)
+        await rig.publish(ads, search)
         await settled(service)
-    assert [e["dedup_key"] for e in fake_pagerduty.events] == [search.alert_id]
-    assert [m.channel for m in fake_slack.posted()] == ["#search-oncall"]
+    assert [e["dedup_key"] for e in rig.pagerduty.events] == [search.alert_id]
+    assert [m.channel for m in rig.slack.posted()] == ["#search-oncall"]
+
+
+async def test_a_budget_page_mutes_spike_warnings_for_its_team_across_a_restart(
+    rig: Rig,
+) -> None:
+    rule = {
+        "source_match": ["detector=budget", "severity=critical"],
+        "target_match": ["detector=spike", "severity=warning"],
+        "equal": ["team"],
+    }
+    config = rig.config(inhibit_rules=[rule])
+    page = alert("budget:team=search", detector="budget")
+    async with rig.running(config) as service:
+        await rig.publish(page)
+        await settled(service)
+    muted = alert("spike:search", severity=Severity.WARNING)
+    heard = alert(
+        "spike:ads",
+        severity=Severity.WARNING,
+        scope=Scope.parse("team=ads"),
+        labels={"team": "ads"},
+    )
+    await rig.publish(muted, heard)
+    async with rig.running(config) as service:
+        await settled(service)
+    assert [e["dedup_key"] for e in rig.pagerduty.events] == [page.alert_id]
+    assert sorted(m.channel for m in rig.slack.posted()) == ["#search-oncall", "#spend"]
+    assert not any("spike:search" in str(m.blocks) for m in rig.slack.posted())
+
+
+def test_silence_commands_add_list_and_expire(
+    kafka_bootstrap: str, names: Callable[[str], str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import app
+
+    runner = CliRunner()
+    common = ["--bootstrap", kafka_bootstrap, "--topic-prefix", names("cli") + "."]
+    matchers = ["team=search", "detector=spike"]
+    options = ["--duration", "2h", "--comment", "migration", "--created-by", "ana"]
+    added = runner.invoke(app, ["silence", "add", *matchers, *options, *common])
+    assert added.exit_code == 0, added.output
+    silence_id = added.output.strip()
+    listed = runner.invoke(app, ["silence", "list", *common])
+    (line,) = listed.output.strip().splitlines()
+    silence = SilenceConfig.model_validate_json(line)
+    assert silence.id == silence_id and silence.created_by == "ana"
+    assert [str(m) for m in silence.matchers] == matchers
+    expired = runner.invoke(app, ["silence", "expire", silence_id, *common])
+    assert expired.exit_code == 0, expired.output
+    assert runner.invoke(app, ["silence", "list", *common]).output.strip() == ""
+    assert silence_id in runner.invoke(app, ["silence", "list", "--all", *common]).output
+    bad = runner.invoke(app, ["silence", "add", "team", *common])
+    assert bad.exit_code != 0 and "not a matcher" in bad.output
+    unknown = runner.invoke(app, ["silence", "expire", "nope", *common])
+    assert unknown.exit_code != 0 and "no silence with id 'nope'" in unknown.output
+
+
+async def test_the_notifier_command_delivers_and_never_logs_secrets(
+    rig: Rig, tmp_path: Path
+) -> None:
+    config = tmp_path / "alerting.yaml"
+    config.write_text(yaml.safe_dump(rig.config().model_dump(mode="json", by_alias=True)))
+    log_path = tmp_path / "notifier.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "streams.cli",
+            "notifier",
+            "--config",
+            str(config),
+            "--bootstrap",
+            rig.bootstrap,
+            "--topic-prefix",
+            rig.topics.prefix,
+            "--group-id",
+            rig.names("cli-notifier"),
+            "--loglevel",
+            "debug",
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            page = alert("spike:cli")
+            await rig.publish(page)
+            await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.events) == 1, 60)
+            await rig.slack.wait_until(lambda: len(rig.slack.messages) == 1, 60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(proc.wait(), 60)
+    text = log_path.read_text()
+    assert code == 0, text
+    assert rig.pagerduty.events[0]["dedup_key"] == page.alert_id
+    assert rig.slack.token not in text
+    assert rig.pagerduty.routing_key not in text
+
+
+async def test_two_notifiers_share_the_outbox_and_the_send_record(rig: Rig) -> None:
+    alerts = [alert(f"spike:k{i}") for i in range(6)]
+    async with rig.running() as first:
+        async with rig.running() as second:
+            await eventually(lambda: len(first.assigned) == 1 and len(second.assigned) == 1)
+            await rig.publish(*alerts)
+            await rig.pagerduty.wait_until(lambda: len(rig.pagerduty.incidents) == 6)
+            await rig.slack.wait_until(lambda: len(rig.slack.messages) == 6)
+            await settled(first)
+            await settled(second)
+        # the second is gone: the first takes every partition and resolves what both sent
+        await eventually(lambda: len(first.assigned) == 2)
+        resolved = [
+            a.model_copy(update={"state": AlertState.RESOLVED, "version": 2}) for a in alerts
+        ]
+        await rig.publish(*resolved)
+        await rig.pagerduty.wait_until(
+            lambda: all(i.status == "resolved" for i in rig.pagerduty.incidents.values())
+        )
+        await rig.slack.wait_until(lambda: all(m.updates == 1 for m in rig.slack.posted()))
+    assert len(rig.pagerduty.events) == 12  # six triggers, six resolves, none repeated
+    assert all(i.triggers == 1 for i in rig.pagerduty.incidents.values())
+    assert len(rig.slack.messages) == 6

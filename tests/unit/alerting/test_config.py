@@ -184,3 +184,21 @@ def test_silence_must_end_after_it_starts() -> None:
 )
 def test_matchers(matcher: str, labels: dict[str, str], expected: bool) -> None:
     assert Matcher.parse(matcher).matches(labels) is expected
+
+
+def test_a_config_survives_a_round_trip_through_yaml() -> None:
+    config = AlertingConfig.model_validate(yaml.safe_load(EXAMPLE))
+    dumped = yaml.safe_dump(config.model_dump(mode="json", by_alias=True))
+    assert "group_wait: 10s" in dumped and "continue: true" in dumped
+    assert AlertingConfig.model_validate(yaml.safe_load(dumped)) == config
+    assert parse_duration("PT1M") == "PT1M"  # ISO 8601 is left to pydantic
+
+
+def test_the_readme_example_is_a_valid_config() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    (example,) = [b for b in blocks if "inhibit_rules:" in b]
+    raw = yaml.safe_load(example)
+    assert find_inline_secrets(raw) == []
+    config = AlertingConfig.model_validate(raw)
+    assert [r.kind for r in config.receivers] == ["slack", "pagerduty", "webhook"]

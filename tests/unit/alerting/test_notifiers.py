@@ -10,10 +10,11 @@ import pytest
 from pydantic import SecretStr
 
 from alerting.delivery import DeliveryError, SentEntry
+from alerting.pacer import ChannelPacer
 from alerting.pagerduty_notifier import PagerDutyNotifier, pagerduty_event
 from alerting.receiver_config import LinkConfig, PagerDutyConfig, SlackConfig, WebhookConfig
 from alerting.slack_blocks import MAX_BLOCKS, MAX_SECTION_CHARS, alert_blocks
-from alerting.slack_notifier import ChannelPacer, SlackNotifier
+from alerting.slack_notifier import SlackNotifier
 from alerting.webhook_notifier import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, sign
 from schemas.findings import Alert, AlertState, Contributor
 from streams.local_receivers import FakePagerDuty, FakeSlack, FakeWebhook
@@ -65,9 +66,31 @@ async def test_slack_posts_block_kit_then_updates_the_same_message_on_resolve(
     assert "RESOLVED" in message.text and "2026-11-29 12:00 UTC → " in str(message.blocks)
 
 
+async def test_slack_reminders_reply_in_the_thread_and_a_refire_posts_anew(
+    fake_slack: FakeSlack, make_alert: Callable[..., Alert]
+) -> None:
+    notifier = slack_bot(fake_slack)
+    firing = make_alert()
+    ref = await notifier.notify(firing, None)
+    assert await notifier.notify(firing, sent(firing, ref)) == ref
+    (reply,) = fake_slack.replies(ref["ts"])
+    assert reply.text.startswith("Still firing:")
+    assert len(fake_slack.posted()) == 1 and fake_slack.posted()[0].updates == 0
+    resolved = make_alert(state=AlertState.RESOLVED, version=2, resolved_at=T0)
+    refired = make_alert(version=3)
+    new_ref = await notifier.notify(refired, sent(resolved, ref))
+    assert new_ref["ts"] != ref["ts"]
+    assert len(fake_slack.posted()) == 2
+
+
 @pytest.mark.parametrize(
     ("status", "retry_after", "retryable", "wait"),
-    [(429, 7, True, 7.0), (500, None, True, None), (503, None, True, None)],
+    [
+        (429, 7, True, 7.0),
+        (500, None, True, None),
+        (503, None, True, None),
+        (400, None, False, None),
+    ],
 )
 async def test_slack_http_failures_are_classified(
     fake_slack: FakeSlack,
@@ -108,8 +131,9 @@ async def test_slack_timeout_is_retryable(
 
 
 async def test_slack_incoming_webhook_mode(
-    fake_slack: FakeSlack, make_alert: Callable[..., Alert]
+    fake_slack: FakeSlack, make_alert: Callable[..., Alert], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     config = SlackConfig.model_validate({"webhook_url": "${SLACK_WEBHOOK}"})
     notifier = SlackNotifier(config, SecretStr(fake_slack.webhook_url), LINKS, ChannelPacer(0))
     await notifier.notify(make_alert(), None)
@@ -120,6 +144,7 @@ async def test_slack_incoming_webhook_mode(
         await notifier.notify(make_alert(), None)
     assert caught.value.retry_after == 3.0
     assert fake_slack.webhook_path not in str(caught.value)
+    assert fake_slack.webhook_path not in caplog.text
 
 
 def test_block_kit_limits_hold_for_huge_alerts(make_alert: Callable[..., Alert]) -> None:
@@ -154,7 +179,7 @@ async def test_channel_pacer_spaces_messages_per_channel() -> None:
 
 def pagerduty(fake: FakePagerDuty, key: str | None = None) -> PagerDutyNotifier:
     config = PagerDutyConfig.model_validate(
-        {"routing_key": "${PD_KEY}", "url": fake.events_url, "timeout_s": 1}
+        {"routing_key": "${PD_KEY}", "url": fake.events_url, "timeout_s": 1, "min_interval_s": 0}
     )
     return PagerDutyNotifier(config, SecretStr(key or fake.routing_key), LINKS)
 
@@ -191,6 +216,7 @@ async def test_pagerduty_triggers_and_resolves_one_incident(
         (429, None, True, None),
         (500, None, True, None),
         (502, None, True, None),
+        (400, None, False, None),
     ],
 )
 async def test_pagerduty_failures_are_classified(
