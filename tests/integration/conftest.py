@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from streams.alert_topics import AlertTopics
 from streams.local_receivers import FakePagerDuty, FakeSlack
+from tests.support.notifier_rig import Rig
 from tests.support.worker_process import WorkerProcess
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,9 +88,14 @@ def spawn_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
 
 
 @pytest.fixture
-def receiver_secrets(
-    monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack, fake_pagerduty: FakePagerDuty
-) -> None:
-    """The local receivers' token and routing key, where routing configs reference them."""
+def rig(
+    monkeypatch: pytest.MonkeyPatch,
+    kafka_bootstrap: str,
+    names: Callable[[str], str],
+    fake_slack: FakeSlack,
+    fake_pagerduty: FakePagerDuty,
+) -> Rig:
     monkeypatch.setenv("TEST_SLACK_TOKEN", fake_slack.token)
     monkeypatch.setenv("TEST_PD_KEY", fake_pagerduty.routing_key)
+    topics = AlertTopics(prefix=names("alerts") + ".", outbox_partitions=2)
+    return Rig(kafka_bootstrap, topics, names, fake_slack, fake_pagerduty)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,15 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from alerting.config import AlertingConfig, SilenceConfig
-from alerting.retry_stage import Backoff
+from alerting.config import SilenceConfig
 from schemas.findings import Alert, AlertState, Scope, Severity
-from streams.alert_topics import AlertTopics, new_producer, publish_alerts
 from streams.cli_alerts import add_silence
-from streams.local_receivers import FakePagerDuty, FakeSlack
 from streams.notifier import NotifierService
-
-FAST = Backoff(first=0.2, factor=2, cap=1.0)
+from tests.support.notifier_rig import Rig
 
 
 def alert(alert_id: str, **overrides: Any) -> Alert:
@@ -69,87 +63,6 @@ async def settled(service: NotifierService, timeout_s: float = 30) -> None:
         ),
         timeout_s,
     )
-
-
-@dataclass
-class Rig:
-    """A broker, this test's topics and the two local receivers."""
-
-    bootstrap: str
-    topics: AlertTopics
-    names: Callable[[str], str]
-    slack: FakeSlack
-    pagerduty: FakePagerDuty
-
-    def config(self, timeout_s: float = 5, **sections: Any) -> AlertingConfig:
-        """Pages (critical, error) to PagerDuty and everything to Slack, per-team channel."""
-        slack = {
-            "token": "${TEST_SLACK_TOKEN}",
-            "api_url": self.slack.api_url,
-            "channel": "#spend",
-            "team_channels": {"search": "#search-oncall"},
-            "min_interval_s": 0,
-            "timeout_s": timeout_s,
-        }
-        pagerduty = {
-            "routing_key": "${TEST_PD_KEY}",
-            "url": self.pagerduty.events_url,
-            "timeout_s": timeout_s,
-        }
-        routes = {
-            "receiver": "slack",
-            "group_by": ["team"],
-            "group_wait": "0s",
-            "group_interval": "0s",
-            "routes": [
-                {"matchers": ["severity=~critical|error"], "receiver": "pager", "continue": True},
-                {"receiver": "slack"},
-            ],
-        }
-        receivers = [{"name": "slack", "slack": slack}, {"name": "pager", "pagerduty": pagerduty}]
-        return AlertingConfig.model_validate({"routes": routes, "receivers": receivers, **sections})
-
-    @asynccontextmanager
-    async def running(
-        self, config: AlertingConfig | None = None, group: str = "g"
-    ) -> AsyncIterator[NotifierService]:
-        service = NotifierService(
-            self.bootstrap, config or self.config(), self.topics, self.names(group), backoff=FAST
-        )
-        stop = asyncio.Event()
-        task = asyncio.create_task(service.run(stop))
-        ready = asyncio.create_task(service.ready.wait())
-        await asyncio.wait([task, ready], timeout=60, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()
-        assert service.ready.is_set(), "notifier did not start"
-        try:
-            yield service
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 30)
-
-    async def publish(self, *alerts: Alert) -> None:
-        producer = new_producer(self.bootstrap)
-        await producer.start()
-        try:
-            await publish_alerts(producer, self.topics, alerts)
-        finally:
-            await producer.stop()
-
-
-@pytest.fixture
-def rig(
-    monkeypatch: pytest.MonkeyPatch,
-    kafka_bootstrap: str,
-    names: Callable[[str], str],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
-) -> Rig:
-    monkeypatch.setenv("TEST_SLACK_TOKEN", fake_slack.token)
-    monkeypatch.setenv("TEST_PD_KEY", fake_pagerduty.routing_key)
-    topics = AlertTopics(prefix=names("alerts") + ".", outbox_partitions=2)
-    return Rig(kafka_bootstrap, topics, names, fake_slack, fake_pagerduty)
 
 
 async def test_fire_update_resolve_once_each(rig: Rig) -> None:

@@ -4,16 +4,15 @@ the alert outbox and the notifier, to Slack and PagerDuty, then resolved when it
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pytest
 
 from streams.alert_topics import AlertTopics
-from streams.local_receivers import FakePagerDuty, FakeSlack
-from tests.integration.test_alerting import routing, running
 from tests.support.kafka_io import produce
+from tests.support.notifier_rig import Rig
 from tests.support.traffic import minute_of_calls
 from tests.support.worker_process import WorkerProcess
 
@@ -37,22 +36,20 @@ def _traffic(
     return messages
 
 
-@pytest.mark.usefixtures("receiver_secrets")
 async def test_a_runaway_key_pages_once_and_resolves_in_slack_and_pagerduty(
-    kafka_bootstrap: str,
-    names: Callable[[str], str],
+    rig: Rig,
     spawn_worker: Callable[..., WorkerProcess],
     make_event: Callable[..., dict[str, Any]],
-    fake_slack: FakeSlack,
-    fake_pagerduty: FakePagerDuty,
 ) -> None:
+    kafka_bootstrap, names = rig.bootstrap, rig.names
+    fake_slack, fake_pagerduty = rig.slack, rig.pagerduty
     prefix = names("sw") + "."
     spawn_worker(app_id=names("app"), topic_prefix=prefix, partitions=2)
-    config = routing(fake_slack, fake_pagerduty)
+    rig = replace(rig, topics=AlertTopics(prefix))  # the worker's outbox
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
         minutes=BEFORE + SPIKE + AFTER
     )
-    async with running(kafka_bootstrap, config, AlertTopics(prefix), names("notifier")):
+    async with rig.running():
         # The incident, while it lasts: on-call hears of it ...
         first_part = _traffic(make_event, start, range(BEFORE + SPIKE + 2))
         await produce(kafka_bootstrap, prefix + "usage", first_part)
