@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from streams.cli_config import config_app
+
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
 
@@ -21,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+app.add_typer(config_app, name="config")
 
 Bootstrap = Annotated[
     str | None,

@@ -55,6 +55,7 @@ class UsageProducer:
         retries: int = 5,
         retry_backoff_s: float = 0.2,
         validate: bool = True,
+        idempotent: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -64,6 +65,7 @@ class UsageProducer:
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
         self.validate = validate
+        self.idempotent = idempotent
         self._producer: AIOKafkaProducer | None = None
         self._partitions = 0
         self._buffers: dict[int, list[dict[str, Any]]] = {}
@@ -78,7 +80,7 @@ class UsageProducer:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=self.idempotent,
             linger_ms=5,
             max_batch_size=1_048_576,
             max_request_size=4 * 1_048_576,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +48,18 @@ class WorkerSettings(BaseSettings):
     )
     max_future_skew_s: int = Field(300, ge=0, description="How far ahead an event time may be")
     max_age_s: int = Field(7 * 86400, ge=60, description="How old an event time may be")
+    config_file: Path | None = Field(
+        None, description="spendwatch.yaml to read and watch for changes (hot reload)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text or as one JSON object per line"
+    )
+    connect_retries: int = Field(
+        5, ge=0, le=1000, description="Retries when Kafka is unreachable at start"
+    )
+    connect_backoff_s: float = Field(
+        1.0, gt=0, le=300, description="First retry delay; doubles per retry, at most 30 s"
+    )
 
     @field_validator("bucket_minutes")
     @classmethod
