@@ -8,15 +8,17 @@ bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
+from streams.config_reload import LiveConfig, live_config
 from streams.fast_decode import RowDecoder
 from streams.ingest_stage import IngestStage
+from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
@@ -32,6 +34,7 @@ class SpendwatchApp:
     metrics: WorkerMetrics
     ingest: IngestStage
     series: SeriesStage
+    live: LiveConfig = field(default_factory=lambda: live_config(None))
 
 
 def _raw_topic(app: faust.App, name: str, partitions: int, internal: bool = False) -> Any:
@@ -57,7 +60,10 @@ def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
     )
 
 
-def create_app(settings: WorkerSettings) -> SpendwatchApp:
+def create_app(settings: WorkerSettings, live: LiveConfig | None = None) -> SpendwatchApp:
+    """The app; ``live`` (default: ``settings.config_file``) is watched for changes."""
+    if live is None:
+        live = live_config(settings.config_file)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
@@ -106,6 +112,17 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
         ingest.forget_partitions()
         series.forget_partitions()
 
-    handle = SpendwatchApp(app, settings, metrics, ingest, series)
+    def use_key_owners(config: Any) -> None:
+        ingest.owners = KeyOwnerMap(config.key_owners)
+
+    live.on_change(use_key_owners)
+    if live.path is not None:
+
+        async def watch_config() -> None:
+            live.poll()
+
+        app.timer(live.current.config.reload.poll_interval_s)(watch_config)
+
+    handle = SpendwatchApp(app, settings, metrics, ingest, series, live)
     register_views(handle)
     return handle

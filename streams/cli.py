@@ -13,6 +13,7 @@ import typer
 from streams.cli_config import config_app
 
 if TYPE_CHECKING:
+    from streams.config_reload import LiveConfig
     from streams.settings import WorkerSettings
 
 app = typer.Typer(
@@ -31,28 +32,49 @@ Bootstrap = Annotated[
 ]
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="spendwatch.yaml (env SPENDWATCH_CONFIG_FILE); the file < SPENDWATCH_* < options.",
+    ),
+]
+
+
 @app.command()
 def worker(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     app_id: Annotated[str | None, typer.Option(help="Faust app id / consumer group.")] = None,
     topic_prefix: TopicPrefix = None,
     data_dir: Annotated[Path | None, typer.Option(help="Directory for table state.")] = None,
     web_port: Annotated[int | None, typer.Option(help="HTTP port of this worker.")] = None,
     partitions: Annotated[int | None, typer.Option(help="Partitions of the usage topic.")] = None,
-    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level (default: logging.level, else info).")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json (env SPENDWATCH_LOG_FORMAT).")
+    ] = None,
 ) -> None:
-    """Run a stream worker: consume usage events, keep exact spend, serve the HTTP API."""
+    """Run a stream worker: consume usage events, keep exact spend, serve the HTTP API.
+
+    With --config the worker watches the file and applies valid changes while it runs."""
     from streams.worker import run_worker
 
-    settings = _settings(
+    settings, live = _worker_config(
+        config,
         bootstrap=bootstrap,
         app_id=app_id,
         topic_prefix=topic_prefix,
         data_dir=data_dir,
         web_port=web_port,
         partitions=partitions,
+        log_format=log_format,
     )
-    run_worker(settings, loglevel=loglevel)
+    level = loglevel or (live.current.config.logging.level if live.path else "info")
+    run_worker(settings, loglevel=level, live=live)
 
 
 @app.command()
@@ -79,6 +101,29 @@ def validate(
     with stream:
         invalid = validate_lines(stream, sys.stdout.buffer)
     raise typer.Exit(1 if invalid else 0)
+
+
+def _worker_config(config: Path | None, **overrides: Any) -> tuple[WorkerSettings, LiveConfig]:
+    """Settings and the live config: the file (if any) < SPENDWATCH_* < options."""
+    import os
+
+    from streams.config_errors import ConfigError
+    from streams.config_reload import live_config
+    from streams.config_settings import worker_settings
+
+    path = config or (Path(p) if (p := os.environ.get("SPENDWATCH_CONFIG_FILE")) else None)
+    try:
+        live = live_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    file_config = live.current.config if path else None
+    try:
+        settings = worker_settings(file_config, overrides, config_file=path)
+    except ValueError as exc:
+        typer.echo(f"spendwatch: invalid setting: {exc}", err=True)
+        raise typer.Exit(1) from None
+    return settings, live
 
 
 def _settings(**overrides: Any) -> WorkerSettings:

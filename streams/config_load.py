@@ -126,7 +126,12 @@ def parse_config(text: bytes, source: str = "<config>") -> LoadedConfig:
     )
     if problems:
         raise ConfigError(source, problems)
-    return LoadedConfig(config, source, hashlib.sha256(text).hexdigest()[:16])
+    return LoadedConfig(config, source, digest(text))
+
+
+def digest(text: bytes) -> str:
+    """The version of a config file: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
 def load_config(path: Path) -> LoadedConfig:
