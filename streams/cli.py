@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from streams.cli_config import config_app
+from streams.demo import demo
 
 if TYPE_CHECKING:
     from streams.config_reload import LiveConfig
@@ -25,6 +26,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(config_app, name="config")
+app.command("demo")(demo)
 
 Bootstrap = Annotated[
     str | None,

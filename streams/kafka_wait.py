@@ -41,7 +41,7 @@ def backoff_delays(retries: int, first_s: float) -> list[float]:
 
 
 @contextlib.contextmanager
-def _quiet_client_logs() -> Iterator[None]:
+def quiet_client_logs() -> Iterator[None]:
     """aiokafka logs every failed connection; the caller says it once, clearly."""
     logger = logging.getLogger("aiokafka")
     before = logger.level
@@ -60,7 +60,7 @@ def ensure_topics_with_retries(
     attempts = len(delays) + 1
     for attempt in range(1, attempts + 1):
         try:
-            with _quiet_client_logs():
+            with quiet_client_logs():
                 return asyncio.run(ensure_topics(settings, timeout_s=attempt_timeout_s))
         except (KafkaError, OSError, TimeoutError) as exc:
             reason = _reason(exc)

@@ -1,0 +1,172 @@
+"""``spendwatch demo``: the whole service on one machine with Python alone.
+
+Starts, as child processes, an embedded Kafka-compatible broker (Tansu, memory-only;
+``--bootstrap`` uses a running Kafka instead) and a worker configured from
+``spendwatch.example.yaml``; starts the local Slack and PagerDuty receivers; sends
+synthetic traffic with a runaway-loop incident after a warm-up; and shows events/s,
+spend per team and alerts live. Ctrl-C stops every child in order. ``--for SECONDS``
+runs without the screen and exits 0 only if an alert reached the local Slack receiver.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+EXIT_NO_ALERT = 1
+EXIT_FAILED = 2
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    bootstrap: str | None
+    seconds: float | None
+    warmup_s: float
+    rate: float
+    web_port: int | None
+    app_id: str
+    run_dir: Path | None
+
+
+def demo(
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", "-b", help="Use this Kafka (HOST:PORT) instead of Tansu."),
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--for",
+            min=1,
+            help="Run this long without the live screen; exit 0 only if an alert arrived.",
+        ),
+    ] = None,
+    warmup: Annotated[float, typer.Option(min=0, help="Seconds before the incident.")] = 60.0,
+    rate: Annotated[float, typer.Option(min=1, help="Calls per second, whole org.")] = 100.0,
+    web_port: Annotated[
+        int | None, typer.Option(help="Worker HTTP port (default 6066, else a free one).")
+    ] = None,
+    app_id: Annotated[str, typer.Option(help="App id and topic prefix.")] = "spendwatch-demo",
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Logs and config here (default: a new temp dir).")
+    ] = None,
+) -> None:
+    """Run the whole service locally: broker, worker, receivers, traffic with an incident."""
+    options = DemoOptions(bootstrap, seconds, warmup, rate, web_port, app_id, run_dir)
+    raise typer.Exit(run_demo(options))
+
+
+def _free_port(preferred: int | None = None) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred or 0))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(options: DemoOptions) -> int:
+    """Run the demo; returns the exit status. Every child is stopped before returning."""
+    from streams.child_process import ChildProcess, child_env
+    from streams.demo_broker import BrokerError, start_tansu
+    from streams.demo_config import DEMO_SLACK_TOKEN, demo_config, write_demo_config
+    from streams.demo_loop import WorkerFailed, wait_healthy
+    from streams.demo_receivers import alert_arrived, start_receivers
+
+    say = _say
+    run_dir = options.run_dir or Path(tempfile.mkdtemp(prefix="spendwatch-demo-"))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    children: dict[str, int] = {}
+    status = None
+    try:
+        with ExitStack() as stack:
+            bootstrap = options.bootstrap
+            if bootstrap is None:
+                port = _free_port()
+                broker = start_tansu(run_dir, port)
+                stack.callback(broker.stop, 10)
+                children["broker"] = broker.pid
+                bootstrap = f"127.0.0.1:{port}"
+                say(f"broker   Tansu (embedded, memory-only) at {bootstrap}, pid {broker.pid}")
+            else:
+                say(f"broker   Kafka at {bootstrap}")
+            receivers = start_receivers()
+            stack.callback(receivers.stop)
+            say(f"alerts   local receivers: {receivers.describe()}")
+            web_port = _free_port(options.web_port or 6066)
+            raw = demo_config(bootstrap, options.app_id, web_port, run_dir / "state", receivers)
+            config_path = write_demo_config(run_dir / "spendwatch.yaml", raw)
+            argv = [sys.executable, "-m", "streams.cli", "worker", "--config", str(config_path)]
+            env = child_env(SLACK_BOT_TOKEN=DEMO_SLACK_TOKEN)
+            worker = ChildProcess("worker", argv, run_dir / "worker.log", env)
+            stack.callback(worker.stop, 30)
+            children["worker"] = worker.pid
+            base_url = f"http://127.0.0.1:{web_port}"
+            say(f"worker   pid {worker.pid}, config {config_path}, log {worker.log_path}")
+            wait_healthy(worker, base_url)
+            say(f"spend    {base_url}/v1/top/team?window=1h  (config: {base_url}/v1/config)")
+            status = _run_traffic(options, bootstrap, base_url, receivers)
+            verdict = alert_arrived(receivers)
+    except KeyboardInterrupt:
+        say("stopped before the traffic started; every child process has been stopped")
+        print(json.dumps({"interrupted": True, "pids": children, "run_dir": str(run_dir)}))
+        return 130
+    except (BrokerError, WorkerFailed) as exc:
+        say(f"demo: {exc}")
+        return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return _report(status, verdict, children, run_dir, options)
+
+
+def _run_traffic(options: DemoOptions, bootstrap: str, base_url: str, receivers: Any) -> Any:
+    import asyncio
+
+    from streams.demo_loop import run_loop
+
+    return asyncio.run(run_loop(options, bootstrap, base_url, receivers))
+
+
+def _report(
+    status: Any, verdict: bool, children: dict[str, int], run_dir: Path, options: DemoOptions
+) -> int:
+    from streams.demo_screen import summary_lines
+
+    for line in summary_lines(status):
+        _say(line)
+    if verdict:
+        _say("result   the injected incident produced an alert at the local Slack receiver")
+    else:
+        _say("result   no alert reached the local Slack receiver")
+    summary = {
+        "events_sent": status.sent,
+        "events_counted": status.counted,
+        "teams": {team: usd for team, usd, _ in status.teams},
+        "alerts": len(status.alerts),
+        "alert_arrived": verdict,
+        "pids": children,
+        "run_dir": str(run_dir),
+    }
+    print(json.dumps(summary), flush=True)
+    if options.seconds is None:
+        return 0
+    return 0 if verdict else EXIT_NO_ALERT
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
