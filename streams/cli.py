@@ -139,31 +139,46 @@ TopicPrefix = Annotated[str | None, typer.Option(help="Prefix of spendwatch's to
 
 @app.command()
 def ingest(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: ingest.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: ingest.port, 8080).")
+    ] = None,
     tokens_file: Annotated[
         Path | None,
         typer.Option(
             help="Producer tokens: 'NAME TOKEN' or 'NAME sha256:HEX' per line "
-            "(env SPENDWATCH_INGEST_TOKENS_FILE)."
+            "(env SPENDWATCH_INGEST_TOKENS_FILE, else ingest.tokens_file)."
         ),
     ] = None,
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
+    import os
+
     from aiohttp import web
 
     from streams.ingest_http import create_ingest_app
+    from streams.kafka_wait import EXIT_UNREACHABLE, KafkaUnreachable, ensure_topics_with_retries
     from streams.tokens import ProducerTokens
-    from streams.topics import ensure_topics_sync
 
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, live = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
+    section = live.current.config.ingest
+    if tokens_file is None and not os.environ.get("SPENDWATCH_INGEST_TOKENS_FILE"):
+        tokens_file = section.tokens_file
     tokens = ProducerTokens.load(tokens_file)
     if not tokens.enabled:
         typer.echo("warning: no producer tokens configured; /v1/usage accepts anyone", err=True)
-    ensure_topics_sync(settings)
-    web.run_app(create_ingest_app(settings, tokens), host=host, port=port, print=None)
+    try:
+        ensure_topics_with_retries(settings)
+    except KafkaUnreachable as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(EXIT_UNREACHABLE) from None
+    app_ = create_ingest_app(settings, tokens)
+    web.run_app(app_, host=host or section.host, port=port or section.port, print=None)
 
 
 @app.command()

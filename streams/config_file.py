@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from streams.config_sections import BudgetsSection, DetectorsSection
 
+CONTAINER_CONFIG_PATH = Path("/etc/spendwatch/spendwatch.yaml")
+"""Where the container image looks for the config file (``SPENDWATCH_CONFIG_FILE``)."""
+
 ALL_DIMENSIONS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org")
 
 
@@ -88,7 +91,8 @@ class LimitsConfig(_Section):
 
 
 class WebConfig(_Section):
-    """The worker's HTTP API (spend, alerts, config, health, metrics)."""
+    """The worker's HTTP API (spend, config, health, metrics). It listens on every
+    interface; ``host`` is the name other workers use to reach this one."""
 
     host: str = "127.0.0.1"
     port: int = Field(6066, ge=0, le=65535)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from faust.web import Request, Response, View
 
+from streams.metrics import METRICS_PATH
 from streams.spend_queries import merge_top, minute_of, top_series, totals_json, window_sums
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def register_views(handle: SpendwatchApp) -> None:
         async def get(self, request: Request) -> Response:
             return self.json({"events": handle.metrics.counted_events})
 
-    @app.page("/metrics")
+    @app.page(METRICS_PATH)
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             monitor = handle.faust_app.monitor
