@@ -81,6 +81,8 @@ def create_app(settings: WorkerSettings, live: LiveConfig | None = None) -> Spen
         producer_max_batch_size=1_048_576,
         producer_max_request_size=8 * 1_048_576,
         table_standby_replicas=0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_wait_empty=False,
         web_in_thread=False,
     )

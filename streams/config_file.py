@@ -36,6 +36,7 @@ class KafkaConfig(_Section):
     bucket_partitions: int | None = Field(None, ge=1, le=1024)
     connect_retries: int = Field(5, ge=0, le=1000)
     connect_backoff_s: float = Field(1.0, gt=0, le=300)
+    session_timeout_s: float = Field(60.0, ge=6, le=300)
 
     @field_validator("bootstrap")
     @classmethod

@@ -23,6 +23,7 @@ FILE_KEYS: dict[str, tuple[str, str]] = {
     "bucket_partitions": ("kafka", "bucket_partitions"),
     "connect_retries": ("kafka", "connect_retries"),
     "connect_backoff_s": ("kafka", "connect_backoff_s"),
+    "session_timeout_s": ("kafka", "session_timeout_s"),
     "data_dir": ("storage", "data_dir"),
     "store": ("storage", "store"),
     "web_host": ("web", "host"),

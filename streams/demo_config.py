@@ -33,6 +33,7 @@ def demo_config(
         "topic_prefix": f"{app_id}.",
         "partitions": 4,
         "connect_retries": 3,
+        "session_timeout_s": 6,
     }
     raw["storage"] = {"data_dir": str(data_dir), "store": "memory://"}
     raw["web"] = {"host": "127.0.0.1", "port": web_port}

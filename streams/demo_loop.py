@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 REFRESH_S = 1.0
 PLAIN_EVERY_S = 5.0
+SETTLE_S = 10.0
 
 
 class WorkerFailed(RuntimeError):
@@ -75,7 +76,10 @@ async def run_loop(
                 await _live(status, watch, http, stop, header, options.warmup_s)
             else:
                 await _plain(status, watch, http, stop, deadline)
-            await watch.refresh(http)
+            stop.set()
+            with contextlib.suppress(Exception):
+                await traffic
+            await _settle(watch, http)
     finally:
         stop.set()
         with contextlib.suppress(Exception):
@@ -85,6 +89,15 @@ async def run_loop(
     if traffic.done() and not traffic.cancelled() and traffic.exception() is not None:
         print(f"traffic stopped: {traffic.exception()}", file=sys.stderr)
     return status
+
+
+async def _settle(watch: WorkerWatch, http: aiohttp.ClientSession) -> None:
+    """After the traffic stops: let the worker count what was sent (at most a few seconds)."""
+    deadline = time.monotonic() + SETTLE_S
+    await watch.refresh(http)
+    while watch.status.counted < watch.status.sent and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        await watch.refresh(http)
 
 
 async def _live(

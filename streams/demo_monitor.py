@@ -75,6 +75,7 @@ async def send_traffic(
             await producer.send_many(generator.events_between(done, upto))
             done = upto
             status.sent = producer.sent_events
+    status.sent = producer.sent_events  # after the final flush
 
 
 class WorkerWatch:

@@ -45,7 +45,7 @@ def worker_state(status: DemoStatus) -> str:
     if status.worker_ready:
         return "ready"
     if status.worker_ok:
-        return "joining the consumer group (about 30 s on the embedded broker)"
+        return "joining the consumer group"
     return "starting ..."
 
 

@@ -60,6 +60,9 @@ class WorkerSettings(BaseSettings):
     connect_backoff_s: float = Field(
         1.0, gt=0, le=300, description="First retry delay; doubles per retry, at most 30 s"
     )
+    session_timeout_s: float = Field(
+        60.0, ge=6, le=300, description="Consumer group session timeout (joins take up to half)"
+    )
 
     @field_validator("bucket_minutes")
     @classmethod

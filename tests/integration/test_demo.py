@@ -45,13 +45,13 @@ def test_bounded_run_on_the_embedded_broker_counts_spend_and_exits_1_without_ale
     tmp_path: Path,
 ) -> None:
     code, summary, err = run_demo(
-        "--for", "75", "--warmup", "5", "--rate", "50", "--run-dir", str(tmp_path)
+        "--for", "30", "--warmup", "5", "--rate", "50", "--run-dir", str(tmp_path)
     )
     assert code == 1, err
     assert "Tansu (embedded, memory-only)" in err
     assert "no alert reached the local Slack receiver" in err
     assert summary["alert_arrived"] is False and summary["alerts"] == 0
-    assert summary["events_counted"] > 0, err
+    assert 0 < summary["events_counted"] <= summary["events_sent"], err
     assert set(summary["teams"]) >= {"search", "support", "research"}
     assert all(Decimal(usd) > 0 for usd in summary["teams"].values())
     assert set(summary["pids"]) == {"broker", "worker"}
