@@ -41,8 +41,8 @@ FILE_KEYS: dict[str, tuple[str, str]] = {
 }
 """Settings field -> (section, key) in ``spendwatch.yaml``."""
 
-RESTART_FIELDS = frozenset(FILE_KEYS) - {"log_format"}
-"""Settings a running worker cannot change; a reload that changes them is logged."""
+RESTART_PATHS = (*sorted(FILE_KEYS.values()), ("logging", "level"), ("reload", "poll_interval_s"))
+"""File keys a running worker reads only at start; a reload that changes them is logged."""
 
 
 def file_values(config: SpendwatchConfig) -> dict[str, Any]:
@@ -76,6 +76,8 @@ def worker_settings(
 
 def restart_changes(old: SpendwatchConfig, new: SpendwatchConfig) -> list[str]:
     """File paths whose change needs a worker restart to take effect."""
-    before, after = file_values(old), file_values(new)
-    changed = [field for field in sorted(RESTART_FIELDS) if before[field] != after[field]]
-    return [".".join(FILE_KEYS[field]) for field in changed]
+    return [
+        f"{section}.{key}"
+        for section, key in RESTART_PATHS
+        if getattr(getattr(old, section), key) != getattr(getattr(new, section), key)
+    ]

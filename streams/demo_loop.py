@@ -65,7 +65,7 @@ async def run_loop(
     watch = WorkerWatch(base_url, receivers, status)
     header = [
         f"broker: {bootstrap}" + ("" if options.bootstrap else " (embedded Tansu, memory-only)"),
-        f"worker: {base_url}   spend: {base_url}/v1/top/team?window=1h",
+        f"spend:  {base_url}/v1/top/team?window=1h",
         f"alerts: {receivers.describe()}",
     ]
     deadline = None if options.seconds is None else time.monotonic() + options.seconds

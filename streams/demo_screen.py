@@ -13,18 +13,20 @@ from streams.demo_monitor import INCIDENT_KEY, DemoStatus
 
 
 def render(status: DemoStatus, header: list[str], warmup_s: float) -> Group:
-    """Header lines, throughput, spend per team and the alerts so far."""
+    """Header lines, throughput next to spend per team, and the alerts so far."""
     phase = (
         f"incident: runaway loop on {INCIDENT_KEY} since {warmup_s:g} s"
         if status.elapsed_s >= warmup_s
         else f"warm-up: incident on {INCIDENT_KEY} in {warmup_s - status.elapsed_s:.0f} s"
     )
-    lines = [*header, phase, "Ctrl-C stops every process"]
+    lines = [*header, f"{phase}; Ctrl-C stops every process"]
     head = Panel(Text("\n".join(lines)), title="spendwatch demo", border_style="cyan")
-    flow = Table.grid(padding=(0, 2))
+    flow = Table(title="traffic", expand=False)
+    flow.add_column("")
+    flow.add_column("", justify="right")
     flow.add_row("elapsed", f"{status.elapsed_s:,.0f} s")
-    flow.add_row("events sent", f"{status.sent:,}")
-    flow.add_row("events counted", f"{status.counted:,}")
+    flow.add_row("sent", f"{status.sent:,}")
+    flow.add_row("counted", f"{status.counted:,}")
     flow.add_row("events/s", f"{status.events_per_s:,.0f}")
     flow.add_row("worker", worker_state(status))
     teams = Table(title="spend per team (all time)", expand=False)
@@ -33,12 +35,14 @@ def render(status: DemoStatus, header: list[str], warmup_s: float) -> Group:
     teams.add_column("calls", justify="right")
     for team, usd, calls in status.teams:
         teams.add_row(team, usd, f"{calls:,}")
+    side_by_side = Table.grid(padding=(0, 4))
+    side_by_side.add_row(flow, teams)
     alerts = Table(title=f"active alerts ({len(status.alerts)})", expand=False)
     alerts.add_column("channel")
     alerts.add_column("alert")
-    for alert in status.alerts[-8:]:
+    for alert in status.alerts[-5:]:
         alerts.add_row(str(alert.get("channel", "")), alert_text(alert))
-    return Group(head, flow, teams, alerts)
+    return Group(head, side_by_side, alerts)
 
 
 def worker_state(status: DemoStatus) -> str:

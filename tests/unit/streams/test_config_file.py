@@ -127,6 +127,8 @@ def test_restart_changes_name_file_paths() -> None:
     old = parse_config(b"kafka: {partitions: 4}").config
     new = parse_config(b"kafka: {partitions: 6}\nkey_owners: {k: {team: t}}\n").config
     assert restart_changes(old, new) == ["kafka.partitions"]
+    quieter = parse_config(b"kafka: {partitions: 4}\nlogging: {level: error, format: json}").config
+    assert restart_changes(old, quieter) == ["logging.format", "logging.level"]
     assert restart_changes(old, old) == []
 
 
