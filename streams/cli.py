@@ -128,12 +128,6 @@ def _worker_config(config: Path | None, **overrides: Any) -> tuple[WorkerSetting
     return settings, live
 
 
-def _settings(**overrides: Any) -> WorkerSettings:
-    from streams.settings import WorkerSettings
-
-    return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
-
-
 TopicPrefix = Annotated[str | None, typer.Option(help="Prefix of spendwatch's topics.")]
 
 
@@ -184,6 +178,7 @@ def ingest(
 @app.command()
 def produce(
     file: Annotated[Path, typer.Argument(help="JSON Lines file of usage events ('-' for stdin).")],
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
     batch: Annotated[int, typer.Option(help="Events per Kafka message.")] = 1000,
@@ -193,7 +188,7 @@ def produce(
 
     from streams.replay import replay_file
 
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, _ = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
     stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     with stream:
         sent, invalid = asyncio.run(replay_file(stream, settings, batch))
@@ -203,6 +198,7 @@ def produce(
 
 @app.command()
 def generate(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
     rate: Annotated[float, typer.Option(help="Mean weekday calls per second, whole org.")] = 50.0,
@@ -246,7 +242,7 @@ def generate(
             written = write_simulated(sink, profile, incidents, begin, duration)
         typer.echo(f"wrote {written} events to {out}", err=True)
         return
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, _ = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
     try:
         sent = asyncio.run(send_live(settings, profile, incidents, duration))
     except KeyboardInterrupt:
