@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,65 +81,88 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 def run_demo(options: DemoOptions) -> int:
     """Run the demo; returns the exit status. Every child is stopped before returning."""
-    from streams.child_process import ChildProcess, child_env
-    from streams.demo_broker import BrokerError, start_tansu
-    from streams.demo_config import DEMO_SLACK_TOKEN, demo_config, write_demo_config
-    from streams.demo_loop import WorkerFailed, wait_healthy
+    from streams.demo_broker import BrokerError
+    from streams.demo_loop import WorkerFailed
     from streams.demo_receivers import alert_arrived, start_receivers
 
-    say = _say
+    started = time.monotonic()
     run_dir = options.run_dir or Path(tempfile.mkdtemp(prefix="spendwatch-demo-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     children: dict[str, int] = {}
-    status = None
     try:
         with ExitStack() as stack:
-            bootstrap = options.bootstrap
-            if bootstrap is None:
-                port = _free_port()
-                broker = start_tansu(run_dir, port)
-                stack.callback(broker.stop, 10)
-                children["broker"] = broker.pid
-                bootstrap = f"127.0.0.1:{port}"
-                say(f"broker   Tansu (embedded, memory-only) at {bootstrap}, pid {broker.pid}")
-            else:
-                say(f"broker   Kafka at {bootstrap}")
+            bootstrap = _broker(options, run_dir, stack, children)
             receivers = start_receivers()
             stack.callback(receivers.stop)
-            say(f"alerts   local receivers: {receivers.describe()}")
-            web_port = _free_port(options.web_port or 6066)
-            raw = demo_config(bootstrap, options.app_id, web_port, run_dir / "state", receivers)
-            config_path = write_demo_config(run_dir / "spendwatch.yaml", raw)
-            argv = [sys.executable, "-m", "streams.cli", "worker", "--config", str(config_path)]
-            env = child_env(SLACK_BOT_TOKEN=DEMO_SLACK_TOKEN)
-            worker = ChildProcess("worker", argv, run_dir / "worker.log", env)
-            stack.callback(worker.stop, 30)
-            children["worker"] = worker.pid
-            base_url = f"http://127.0.0.1:{web_port}"
-            say(f"worker   pid {worker.pid}, config {config_path}, log {worker.log_path}")
-            wait_healthy(worker, base_url)
-            say(f"spend    {base_url}/v1/top/team?window=1h  (config: {base_url}/v1/config)")
-            status = _run_traffic(options, bootstrap, base_url, receivers)
+            _say(f"alerts   local receivers: {receivers.describe()}")
+            base_url = _worker(options, run_dir, bootstrap, receivers, stack, children)
+            status = _run_traffic(options, bootstrap, base_url, receivers, started)
             verdict = alert_arrived(receivers)
     except KeyboardInterrupt:
-        say("stopped before the traffic started; every child process has been stopped")
+        _say("stopped before the traffic started; every child process has been stopped")
         print(json.dumps({"interrupted": True, "pids": children, "run_dir": str(run_dir)}))
         return 130
     except (BrokerError, WorkerFailed) as exc:
-        say(f"demo: {exc}")
+        _say(f"demo: {exc}")
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
     return _report(status, verdict, children, run_dir, options)
 
 
-def _run_traffic(options: DemoOptions, bootstrap: str, base_url: str, receivers: Any) -> Any:
+def _broker(options: DemoOptions, run_dir: Path, stack: ExitStack, children: dict[str, int]) -> str:
+    """The bootstrap address: ``--bootstrap``, or an embedded Tansu started here."""
+    from streams.demo_broker import start_tansu
+
+    if options.bootstrap is not None:
+        _say(f"broker   Kafka at {options.bootstrap}")
+        return options.bootstrap
+    port = _free_port()
+    broker = start_tansu(run_dir, port)
+    stack.callback(broker.stop, 10)
+    children["broker"] = broker.pid
+    bootstrap = f"127.0.0.1:{port}"
+    _say(f"broker   Tansu (embedded, memory-only) at {bootstrap}, pid {broker.pid}")
+    return bootstrap
+
+
+def _worker(
+    options: DemoOptions,
+    run_dir: Path,
+    bootstrap: str,
+    receivers: Any,
+    stack: ExitStack,
+    children: dict[str, int],
+) -> str:
+    """Start the worker on the demo config; returns its base URL once it answers."""
+    from streams.child_process import ChildProcess, child_env
+    from streams.demo_config import DEMO_SLACK_TOKEN, demo_config, write_demo_config
+    from streams.demo_loop import wait_healthy
+
+    web_port = _free_port(options.web_port or 6066)
+    raw = demo_config(bootstrap, options.app_id, web_port, run_dir / "state", receivers)
+    config_path = write_demo_config(run_dir / "spendwatch.yaml", raw)
+    argv = [sys.executable, "-m", "streams.cli", "worker", "--config", str(config_path)]
+    env = child_env(SLACK_BOT_TOKEN=DEMO_SLACK_TOKEN)
+    worker = ChildProcess("worker", argv, run_dir / "worker.log", env)
+    stack.callback(worker.stop, 30)
+    children["worker"] = worker.pid
+    base_url = f"http://127.0.0.1:{web_port}"
+    _say(f"worker   pid {worker.pid}, config {config_path}, log {worker.log_path}")
+    wait_healthy(worker, base_url)
+    _say(f"spend    {base_url}/v1/top/team?window=1h  (config: {base_url}/v1/config)")
+    return base_url
+
+
+def _run_traffic(
+    options: DemoOptions, bootstrap: str, base_url: str, receivers: Any, started: float
+) -> Any:
     import asyncio
 
     from streams.demo_loop import run_loop
 
-    return asyncio.run(run_loop(options, bootstrap, base_url, receivers))
+    return asyncio.run(run_loop(options, bootstrap, base_url, receivers, started))
 
 
 def _report(
@@ -156,6 +180,7 @@ def _report(
         "events_sent": status.sent,
         "events_counted": status.counted,
         "teams": {team: usd for team, usd, _ in status.teams},
+        "first_counted_s": status.first_counted_s,
         "alerts": len(status.alerts),
         "alert_arrived": verdict,
         "pids": children,

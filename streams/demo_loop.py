@@ -49,14 +49,18 @@ def wait_healthy(worker: ChildProcess, base_url: str, timeout_s: float = 120.0) 
 
 
 async def run_loop(
-    options: DemoOptions, bootstrap: str, base_url: str, receivers: DemoReceivers
+    options: DemoOptions,
+    bootstrap: str,
+    base_url: str,
+    receivers: DemoReceivers,
+    started: float,
 ) -> DemoStatus:
     """Send traffic and show progress until ``options.seconds`` pass or a signal arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    status = DemoStatus()
+    status = DemoStatus(started=started)
     topic = f"{options.app_id}.usage"
     idempotent = options.bootstrap is not None  # Tansu has no idempotent producers
     traffic = asyncio.create_task(

@@ -36,6 +36,8 @@ class DemoStatus:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     worker_ok: bool = False
     worker_ready: bool = False
+    first_counted_s: float | None = None
+    """Seconds from the demo's start to the first event counted by the worker."""
     """Partitions assigned and tables recovered (``/readyz``)."""
 
     @property
@@ -106,6 +108,8 @@ class WorkerWatch:
             status.events_per_s = (counted - self._last[1]) / (now - self._last[0])
         self._last = (now, counted)
         status.counted = counted
+        if counted and status.first_counted_s is None:
+            status.first_counted_s = round(status.elapsed_s, 1)
         status.teams = [(row["value"], row["cost_usd"], int(row["calls"])) for row in top]
         messages = slack_messages(self.receivers)
         new = messages[len(status.alerts) :]
