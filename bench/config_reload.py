@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/config_reload.py --bootstrap HOST:PORT [--changes 20
      [--poll 1.0]
 
 Starts one ``spendwatch worker --config FILE`` on the given broker, rewrites the file
-``--changes`` times (a new key owner each time) and times each write until
+``--changes`` times once it is ready (a new key owner each time) and times each write until
 ``GET /v1/config`` reports the new version. Prints min/median/max in seconds and, last,
 a JSON line. Each write lands just after a poll saw the previous one, so the figures
 show the worst case: about one poll interval.
@@ -75,7 +75,7 @@ def main() -> None:
             worker = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/v1/config"
         try:
-            _wait(lambda: _get(url), 120)
+            _wait(lambda: _get(url.replace("/v1/config", "/readyz"))["ready"], 120)
             times = []
             for change in range(1, args.changes + 1):
                 text = _config(f"rb{token}.", args.poll, change)
@@ -93,6 +93,7 @@ def main() -> None:
         "min_s": round(min(times), 3),
         "median_s": round(statistics.median(times), 3),
         "max_s": round(max(times), 3),
+        "each_s": [round(t, 2) for t in times],
     }
     print(f"reload latency over {len(times)} changes: min {summary['min_s']} s, "
           f"median {summary['median_s']} s, max {summary['max_s']} s", file=sys.stderr)  # fmt: skip
