@@ -137,14 +137,14 @@ def _worker(
 ) -> str:
     """Start the worker on the demo config; returns its base URL once it answers."""
     from streams.child_process import ChildProcess, child_env
-    from streams.demo_config import DEMO_SLACK_TOKEN, demo_config, write_demo_config
+    from streams.demo_config import DEMO_SECRETS, demo_config, write_demo_config
     from streams.demo_loop import wait_healthy
 
     web_port = _free_port(options.web_port or 6066)
     raw = demo_config(bootstrap, options.app_id, web_port, run_dir / "state", receivers)
     config_path = write_demo_config(run_dir / "spendwatch.yaml", raw)
     argv = [sys.executable, "-m", "streams.cli", "worker", "--config", str(config_path)]
-    env = child_env(SLACK_BOT_TOKEN=DEMO_SLACK_TOKEN)
+    env = child_env(**DEMO_SECRETS)
     worker = ChildProcess("worker", argv, run_dir / "worker.log", env)
     stack.callback(worker.stop, 30)
     children["worker"] = worker.pid

@@ -12,8 +12,12 @@ from streams.config_load import parse_config
 from streams.demo_receivers import DemoReceivers
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "spendwatch.example.yaml"
-DEMO_SLACK_TOKEN = "xoxb-local-demo"
-"""Bot token for the local fake Slack only (passed by environment, as in production)."""
+DEMO_SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-local-demo",
+    "PAGERDUTY_ROUTING_KEY": "local-demo-routing-key",
+}
+"""What the example's ``${...}`` references resolve to in the demo: credentials for the
+local fake receivers only, passed by environment as in production."""
 
 
 def demo_config(

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from streams.config_load import load_config
-from streams.demo_config import EXAMPLE, demo_config, write_demo_config
+from streams.demo_config import DEMO_SECRETS, EXAMPLE, demo_config, write_demo_config
 from streams.demo_monitor import DemoStatus
 from streams.demo_receivers import DemoReceivers, alert_arrived, receivers_available
 from streams.demo_screen import render, summary_lines
@@ -24,6 +24,11 @@ def test_demo_config_is_the_example_pointed_at_the_demo(tmp_path: Path) -> None:
     assert loaded.key_owners == example.key_owners
     assert loaded.receivers[0]["slack"]["api_url"] == "http://127.0.0.1:9/api/"
     assert loaded.receivers[0]["slack"]["token"] == "${SLACK_BOT_TOKEN}"
+    assert loaded.receivers[1]["pagerduty"]["url"] == "http://x/"
+    references = {r["slack"]["token"] for r in loaded.receivers if "slack" in r} | {
+        r["pagerduty"]["routing_key"] for r in loaded.receivers if "pagerduty" in r
+    }
+    assert references == {f"${{{name}}}" for name in DEMO_SECRETS}
 
 
 def test_without_local_receivers_no_alert_can_arrive() -> None:
