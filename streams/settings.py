@@ -23,7 +23,9 @@ class WorkerSettings(BaseSettings):
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
     data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
-    web_host: str = Field("127.0.0.1", description="Address the worker's HTTP API listens on")
+    web_host: str = Field(
+        "127.0.0.1", description="Name other workers use to reach this worker's HTTP API"
+    )
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP API")
     bucket_partitions: int | None = Field(
         None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
