@@ -7,23 +7,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from streams.config_file import KeyOwner
 from streams.config_reload import live_config
 from streams.key_owners import KeyOwnerMap
 from tests.support.worker_process import free_port
 
 
-def test_unreachable_kafka_is_one_clear_line_per_retry_then_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["worker", "ingest"])
+def test_unreachable_kafka_is_one_clear_line_per_retry_then_exit_2(
+    command: str, tmp_path: Path
+) -> None:
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     env = {**os.environ, "SPENDWATCH_CONNECT_RETRIES": "2", "SPENDWATCH_CONNECT_BACKOFF_S": "0.1"}
+    env.pop("SPENDWATCH_INGEST_TOKENS_FILE", None)
     done = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "worker", "--bootstrap", address,
-         "--data-dir", str(tmp_path / "state")],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [sys.executable, "-m", "streams.cli", command, "--bootstrap", address],
+        capture_output=True, text=True, env=env, timeout=120, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
     assert "Traceback" not in done.stderr
+    lines = [x for x in done.stderr.strip().splitlines() if x.startswith("spendwatch: ")]
     assert len(lines) == 3, done.stderr
     assert all(address in line for line in lines)
     assert "retry 1/2 in 0.1 s" in lines[0] and "retry 2/2 in 0.2 s" in lines[1]
