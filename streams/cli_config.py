@@ -28,9 +28,30 @@ def _load_or_exit(file: Path) -> LoadedConfig:
 
 
 @config_app.command("check")
-def check(file: ConfigPath) -> None:
+def check(
+    file: ConfigPath,
+    resolve: Annotated[
+        bool,
+        typer.Option(
+            "--resolve",
+            help="Also check that every ${ENV} reference is set and every secret file readable.",
+        ),
+    ] = False,
+) -> None:
     """Validate FILE: exit 0 with a one-line summary, or 1 with every problem and its path."""
+    import os
+
+    from streams.config_load import unresolved_references
+
     loaded = _load_or_exit(file)
+    if resolve:
+        data = loaded.config.model_dump(mode="json")
+        problems = list(unresolved_references(data, os.environ))
+        if problems:
+            typer.echo(f"{file}: {len(problems)} unresolved reference(s)", err=True)
+            for problem in problems:
+                typer.echo(f"  {problem}", err=True)
+            raise typer.Exit(1)
     typer.echo(f"{file}: valid (version {loaded.version}): {loaded.config.summary()}")
 
 

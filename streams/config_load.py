@@ -10,8 +10,9 @@ is an error that names its path and never repeats the value.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,30 @@ def inline_secrets(raw: Any, path: str = "") -> Iterator[ConfigProblem]:
                 f"looks like {kind} written inline; secrets come from ${{ENV_VAR}} or "
                 "file:PATH references (or a *_file key), never the file itself",
             )
+
+
+_ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def unresolved_references(
+    raw: Any, environ: Mapping[str, str], path: str = ""
+) -> Iterator[ConfigProblem]:
+    """Problems for ``${ENV}`` references to unset variables and ``file:`` or ``*_file``
+    paths that cannot be read; names the path and the reference, never a value."""
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            here = f"{path}.{key}" if path else str(key)
+            is_path = str(key).endswith("_file") and isinstance(value, str)
+            yield from unresolved_references(f"file:{value}" if is_path else value, environ, here)
+    elif isinstance(raw, list):
+        for index, value in enumerate(raw):
+            yield from unresolved_references(value, environ, f"{path}[{index}]")
+    elif isinstance(raw, str):
+        found = _ENV_REFERENCE.match(raw)
+        if found and not environ.get(found.group(1)):
+            yield ConfigProblem(path, f"environment variable {found.group(1)} is not set")
+        elif raw.startswith("file:") and not os.access(raw[5:], os.R_OK):
+            yield ConfigProblem(path, f"secret file {raw[5:]} cannot be read")
 
 
 def mask_secrets(data: Any, key: str = "") -> Any:

@@ -150,6 +150,35 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "cannot read" in missing.output
 
 
+def test_config_check_resolve_finds_unset_variables_and_unreadable_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = tmp_path / "tokens"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"ingest: {{tokens_file: '{tokens}'}}\n"
+        "receivers:\n"
+        "  - {name: s, slack: {token: '${SW_TEST_SLACK}', channel: '#c'}}\n"
+        "  - {name: w, webhook: {url: 'http://h/', secret: 'file:/nonexistent/hook'}}\n"
+    )
+    monkeypatch.delenv("SW_TEST_SLACK", raising=False)
+    runner = CliRunner()
+    unresolved = runner.invoke(app, ["config", "check", "--resolve", str(config)])
+    assert unresolved.exit_code == 1
+    assert "ingest.tokens_file: secret file" in unresolved.output
+    assert "receivers[0].slack.token: environment variable SW_TEST_SLACK is not set" in (
+        unresolved.output
+    )
+    assert "receivers[1].webhook.secret: secret file /nonexistent/hook" in unresolved.output
+    assert runner.invoke(app, ["config", "check", str(config)]).exit_code == 0
+    tokens.write_text("producer-a tok\n")
+    monkeypatch.setenv("SW_TEST_SLACK", "xoxb-from-env")
+    config.write_text(config.read_text().replace("file:/nonexistent/hook", f"file:{tokens}"))
+    resolved = runner.invoke(app, ["config", "check", "--resolve", str(config)])
+    assert resolved.exit_code == 0, resolved.output
+    assert "xoxb-from-env" not in resolved.output
+
+
 def test_config_show_masks_and_fills_defaults() -> None:
     shown = CliRunner().invoke(app, ["config", "show", str(EXAMPLE)])
     assert shown.exit_code == 0
