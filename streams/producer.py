@@ -3,7 +3,8 @@
 Events are validated before they leave the process (a bad event raises at ``send``),
 grouped per target partition (murmur2 of ``api_key_id``, as Kafka's own partitioner),
 and sent as one ``UsageBatch`` message per partition when a batch is full or its linger
-has passed. The Kafka producer is idempotent with ``acks=all``; ``close`` flushes.
+has passed. The Kafka producer is idempotent with ``acks=all`` (``idempotent=False`` for
+brokers without idempotent producers, such as the demo's Tansu); ``close`` flushes.
 
 >>> async def main():                                   # doctest: +SKIP
 ...     async with UsageProducer("127.0.0.1:9092") as producer:
