@@ -37,6 +37,22 @@ _SECRET_KEYS = frozenset(
 MASK = "**********"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key written twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"key {key!r} appears twice (first on line {seen[key] + 1})",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclass(frozen=True)
 class LoadedConfig:
     """A valid config and where it came from: ``version`` is a digest of the file's bytes."""
@@ -123,7 +139,7 @@ def mask_secrets(data: Any, key: str = "") -> Any:
 def parse_config(text: bytes, source: str = "<config>") -> LoadedConfig:
     """Validate a config document; raises ``ConfigError`` listing every problem."""
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -58,6 +58,8 @@ def test_an_empty_file_means_every_default() -> None:
         ("colour: blue", "colour", "unknown key"),
         ("- a\n- b\n", "", "expected a mapping of sections, got list"),
         ("kafka: [1\n", "", "line 2, column 1: not valid YAML"),
+        ("kafka: {}\nweb: {}\nkafka: {}\n", "", "line 3, column 1: not valid YAML: key 'kafka'"),
+        ("web: {port: 1, port: 2}\n", "", "key 'port' appears twice (first on line 1)"),
     ],
 )
 def test_errors_name_the_path_and_the_problem(text: str, path: str, words: str) -> None:
