@@ -138,7 +138,7 @@ def _worker(
     """Start the worker on the demo config; returns its base URL once it answers."""
     from streams.child_process import ChildProcess, child_env
     from streams.demo_config import DEMO_SECRETS, demo_config, write_demo_config
-    from streams.demo_loop import wait_healthy
+    from streams.demo_loop import dashboard_line, wait_healthy
 
     web_port = _free_port(options.web_port or 6066)
     raw = demo_config(bootstrap, options.app_id, web_port, run_dir / "state", receivers)
@@ -151,7 +151,7 @@ def _worker(
     base_url = f"http://127.0.0.1:{web_port}"
     _say(f"worker   pid {worker.pid}, config {config_path}, log {worker.log_path}")
     wait_healthy(worker, base_url)
-    _say(f"spend    {base_url}/v1/top/team?window=1h  (config: {base_url}/v1/config)")
+    _say(f"web      dashboard {dashboard_line(base_url)}; config {base_url}/v1/config")
     return base_url
 
 

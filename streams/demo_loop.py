@@ -48,6 +48,19 @@ def wait_healthy(worker: ChildProcess, base_url: str, timeout_s: float = 120.0) 
     raise WorkerFailed(f"the worker did not answer within {timeout_s:g} s:\n{worker.log_tail()}")
 
 
+DASHBOARD_PATH = "/dashboard"
+
+
+def dashboard_line(base_url: str) -> str:
+    """The dashboard's URL, or why there is none (the worker serves it when it is built in)."""
+    url = base_url + DASHBOARD_PATH
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return url
+    except (urllib.error.URLError, OSError):
+        return f"{url} (not served by this build; spend: {base_url}/v1/top/team?window=1h)"
+
+
 async def run_loop(
     options: DemoOptions,
     bootstrap: str,
@@ -69,7 +82,7 @@ async def run_loop(
     watch = WorkerWatch(base_url, receivers, status)
     header = [
         f"broker: {bootstrap}" + ("" if options.bootstrap else " (embedded Tansu, memory-only)"),
-        f"spend:  {base_url}/v1/top/team?window=1h",
+        f"dashboard: {dashboard_line(base_url)}",
         f"alerts: {receivers.describe()}",
     ]
     deadline = None if options.seconds is None else time.monotonic() + options.seconds
