@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,3 +104,27 @@ def test_bounded_run_against_apache_kafka(kafka_bootstrap: str, tmp_path: Path, 
     assert f"Kafka at {kafka_bootstrap}" in err
     assert summary["events_counted"] > 0, err
     assert set(summary["pids"]) == {"worker"} and gone(summary["pids"]["worker"])
+
+
+def test_children_die_with_a_killed_demo(tmp_path: Path) -> None:
+    err_path = tmp_path / "demo.err"
+    with err_path.open("w") as err:
+        demo = subprocess.Popen(
+            [*DEMO, "--run-dir", str(tmp_path / "run"), "--for", "600"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        pids: list[int] = []
+        while len(pids) < 2 and time.monotonic() < deadline:
+            text = err_path.read_text()
+            pids = [int(p) for p in re.findall(r"^(?:broker|worker) .*?pid (\d+)", text, re.M)]
+            time.sleep(0.2)
+        assert len(pids) == 2, err_path.read_text()
+    finally:
+        demo.kill()  # SIGKILL: the demo cannot stop anything itself
+        demo.wait()
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline + 60:
+        time.sleep(0.2)
+    assert all(gone(pid) for pid in pids)
