@@ -1,5 +1,5 @@
 # spendwatch: `make demo` runs the service locally, `make test` runs every test.
-# Both install what they need into .venv first (Python deps) and .cache/ (Kafka jars).
+# Both install what they need into .venv first; tests also fetch Kafka jars into .cache/.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,8 +18,8 @@ $(VENV)/.installed: pyproject.toml
 kafka-jars:
 	$(PYTHON) scripts/kafka-local fetch
 
-demo: install kafka-jars
-	$(BIN)/python scripts/run-local
+demo: install
+	$(BIN)/spendwatch demo
 
 lint: install
 	$(BIN)/ruff check .

@@ -8,7 +8,7 @@ bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -18,9 +18,11 @@ from detectors.config import DetectorsConfig
 from detectors.suite import DetectorSuite
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
+from streams.config_reload import LiveConfig, live_config
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.ingest_stage import IngestStage
+from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
@@ -36,6 +38,7 @@ class SpendwatchApp:
     metrics: WorkerMetrics
     ingest: IngestStage
     series: SeriesStage
+    live: LiveConfig = field(default_factory=lambda: live_config(None))
 
 
 def _raw_topic(
@@ -65,8 +68,13 @@ def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
 
 
 def create_app(
-    settings: WorkerSettings, detectors_config: DetectorsConfig | None = None
+    settings: WorkerSettings,
+    live: LiveConfig | None = None,
+    detectors_config: DetectorsConfig | None = None,
 ) -> SpendwatchApp:
+    """The app; ``live`` (default: ``settings.config_file``) is watched for changes."""
+    if live is None:
+        live = live_config(settings.config_file)
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
@@ -84,6 +92,8 @@ def create_app(
         producer_max_batch_size=1_048_576,
         producer_max_request_size=8 * 1_048_576,
         table_standby_replicas=0,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_wait_empty=False,
         web_in_thread=False,
     )
@@ -131,6 +141,17 @@ def create_app(
         ingest.forget_partitions()
         series.forget_partitions()
 
-    handle = SpendwatchApp(app, settings, metrics, ingest, series)
+    def use_key_owners(config: Any) -> None:
+        ingest.owners = KeyOwnerMap(config.key_owners)
+
+    live.on_change(use_key_owners)
+    if live.path is not None:
+
+        async def watch_config() -> None:
+            live.poll()
+
+        app.timer(live.current.config.reload.poll_interval_s)(watch_config)
+
+    handle = SpendwatchApp(app, settings, metrics, ingest, series, live)
     register_views(handle)
     return handle

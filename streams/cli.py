@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from streams import cli_alerts, cli_detect
+from streams.cli_config import config_app
+from streams.demo import demo
 
 if TYPE_CHECKING:
+    from streams.config_reload import LiveConfig
     from streams.settings import WorkerSettings
 
 app = typer.Typer(
@@ -24,6 +27,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,  # locals may hold resolved secrets
 )
+app.add_typer(config_app, name="config")
+app.command("demo")(demo)
 
 Bootstrap = Annotated[
     str | None,
@@ -31,28 +36,49 @@ Bootstrap = Annotated[
 ]
 
 
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="spendwatch.yaml (env SPENDWATCH_CONFIG_FILE); the file < SPENDWATCH_* < options.",
+    ),
+]
+
+
 @app.command()
 def worker(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     app_id: Annotated[str | None, typer.Option(help="Faust app id / consumer group.")] = None,
     topic_prefix: TopicPrefix = None,
     data_dir: Annotated[Path | None, typer.Option(help="Directory for table state.")] = None,
     web_port: Annotated[int | None, typer.Option(help="HTTP port of this worker.")] = None,
     partitions: Annotated[int | None, typer.Option(help="Partitions of the usage topic.")] = None,
-    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level (default: logging.level, else info).")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json (env SPENDWATCH_LOG_FORMAT).")
+    ] = None,
 ) -> None:
-    """Run a stream worker: consume usage events, keep exact spend, serve the HTTP API."""
+    """Run a stream worker: consume usage events, keep exact spend, serve the HTTP API.
+
+    With --config the worker watches the file and applies valid changes while it runs."""
     from streams.worker import run_worker
 
-    settings = _settings(
+    settings, live = _worker_config(
+        config,
         bootstrap=bootstrap,
         app_id=app_id,
         topic_prefix=topic_prefix,
         data_dir=data_dir,
         web_port=web_port,
         partitions=partitions,
+        log_format=log_format,
     )
-    run_worker(settings, loglevel=loglevel)
+    level = loglevel or (live.current.config.logging.level if live.path else "info")
+    run_worker(settings, loglevel=level, live=live)
 
 
 @app.command()
@@ -81,10 +107,27 @@ def validate(
     raise typer.Exit(1 if invalid else 0)
 
 
-def _settings(**overrides: Any) -> WorkerSettings:
-    from streams.settings import WorkerSettings
+def _worker_config(config: Path | None, **overrides: Any) -> tuple[WorkerSettings, LiveConfig]:
+    """Settings and the live config: the file (if any) < SPENDWATCH_* < options."""
+    import os
 
-    return WorkerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    from streams.config_errors import ConfigError
+    from streams.config_reload import live_config
+    from streams.config_settings import worker_settings
+
+    path = config or (Path(p) if (p := os.environ.get("SPENDWATCH_CONFIG_FILE")) else None)
+    try:
+        live = live_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    file_config = live.current.config if path else None
+    try:
+        settings = worker_settings(file_config, overrides, config_file=path)
+    except ValueError as exc:
+        typer.echo(f"spendwatch: invalid setting: {exc}", err=True)
+        raise typer.Exit(1) from None
+    return settings, live
 
 
 TopicPrefix = Annotated[str | None, typer.Option(help="Prefix of spendwatch's topics.")]
@@ -92,36 +135,52 @@ TopicPrefix = Annotated[str | None, typer.Option(help="Prefix of spendwatch's to
 
 @app.command()
 def ingest(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: ingest.host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (default: ingest.port, 8080).")
+    ] = None,
     tokens_file: Annotated[
         Path | None,
         typer.Option(
             help="Producer tokens: 'NAME TOKEN' or 'NAME sha256:HEX' per line "
-            "(env SPENDWATCH_INGEST_TOKENS_FILE)."
+            "(env SPENDWATCH_INGEST_TOKENS_FILE, else ingest.tokens_file)."
         ),
     ] = None,
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
+    import os
+
     from aiohttp import web
 
     from streams.ingest_http import create_ingest_app
+    from streams.kafka_wait import EXIT_UNREACHABLE, KafkaUnreachable, ensure_topics_with_retries
     from streams.tokens import ProducerTokens
-    from streams.topics import ensure_topics_sync
 
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, live = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
+    section = live.current.config.ingest
+    if tokens_file is None and not os.environ.get("SPENDWATCH_INGEST_TOKENS_FILE"):
+        tokens_file = section.tokens_file
     tokens = ProducerTokens.load(tokens_file)
     if not tokens.enabled:
         typer.echo("warning: no producer tokens configured; /v1/usage accepts anyone", err=True)
-    ensure_topics_sync(settings)
-    web.run_app(create_ingest_app(settings, tokens), host=host, port=port, print=None)
+    try:
+        ensure_topics_with_retries(settings)
+    except KafkaUnreachable as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(EXIT_UNREACHABLE) from None
+    app_ = create_ingest_app(settings, tokens)
+    web.run_app(app_, host=host or section.host, port=port or section.port, print=None)
 
 
 @app.command()
 def produce(
     file: Annotated[Path, typer.Argument(help="JSON Lines file of usage events ('-' for stdin).")],
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
     batch: Annotated[int, typer.Option(help="Events per Kafka message.")] = 1000,
@@ -131,7 +190,7 @@ def produce(
 
     from streams.replay import replay_file
 
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, _ = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
     stream = sys.stdin.buffer if str(file) == "-" else file.open("rb")
     with stream:
         sent, invalid = asyncio.run(replay_file(stream, settings, batch))
@@ -141,6 +200,7 @@ def produce(
 
 @app.command()
 def generate(
+    config: ConfigOption = None,
     bootstrap: Bootstrap = None,
     topic_prefix: TopicPrefix = None,
     rate: Annotated[float, typer.Option(help="Mean weekday calls per second, whole org.")] = 50.0,
@@ -184,7 +244,7 @@ def generate(
             written = write_simulated(sink, profile, incidents, begin, duration)
         typer.echo(f"wrote {written} events to {out}", err=True)
         return
-    settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
+    settings, _ = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
     try:
         sent = asyncio.run(send_live(settings, profile, incidents, duration))
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from faust.types import EventT, StreamT
 from streams.dead_letter import dead_letter_record
 from streams.dedup import PartitionDedup, parse_record_key, record_key
 from streams.fast_decode import RowDecoder
+from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
 from streams.rollup import fan_out, partial_records, sum_rows
 from streams.settings import WorkerSettings
@@ -33,6 +34,8 @@ class IngestStage:
     buckets_topic: Any
     dedup_table: Any
     partitions: dict[int, PartitionDedup] = field(default_factory=dict)
+    owners: KeyOwnerMap = field(default_factory=KeyOwnerMap)
+    """Replaced whole when the config file changes (``streams.config_reload``)."""
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         # Acknowledge by hand, after the message is fully processed: a worker stopped or
@@ -78,7 +81,7 @@ class IngestStage:
                 ),
             )
         dedup = self._partition(partition)
-        filtered = dedup.filter(decoded.rows, offset)
+        filtered = dedup.filter(self.owners.attribute(decoded.rows), offset)
         totals = sum_rows(
             filtered.rows,
             dedup.watermark_before(offset),

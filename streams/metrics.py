@@ -8,6 +8,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from streams.fast_decode import COMPUTED, REPORTED, UNPRICED, DecodedRows, Row
 
+METRICS_PATH = "/metrics"
+"""Where a worker serves its Prometheus metrics."""
+
 _SOURCE_NAMES = {REPORTED: "reported", COMPUTED: "computed", UNPRICED: "unpriced"}
 
 

@@ -3,7 +3,8 @@
 Events are validated before they leave the process (a bad event raises at ``send``),
 grouped per target partition (murmur2 of ``api_key_id``, as Kafka's own partitioner),
 and sent as one ``UsageBatch`` message per partition when a batch is full or its linger
-has passed. The Kafka producer is idempotent with ``acks=all``; ``close`` flushes.
+has passed. The Kafka producer is idempotent with ``acks=all`` (``idempotent=False`` for
+brokers without idempotent producers, such as the demo's Tansu); ``close`` flushes.
 
 >>> async def main():                                   # doctest: +SKIP
 ...     async with UsageProducer("127.0.0.1:9092") as producer:
@@ -55,6 +56,7 @@ class UsageProducer:
         retries: int = 5,
         retry_backoff_s: float = 0.2,
         validate: bool = True,
+        idempotent: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -64,6 +66,7 @@ class UsageProducer:
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
         self.validate = validate
+        self.idempotent = idempotent
         self._producer: AIOKafkaProducer | None = None
         self._partitions = 0
         self._buffers: dict[int, list[dict[str, Any]]] = {}
@@ -78,7 +81,7 @@ class UsageProducer:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=self.idempotent,
             linger_ms=5,
             max_batch_size=1_048_576,
             max_request_size=4 * 1_048_576,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,7 +23,9 @@ class WorkerSettings(BaseSettings):
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
     data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
-    web_host: str = Field("127.0.0.1", description="Address the worker's HTTP API listens on")
+    web_host: str = Field(
+        "127.0.0.1", description="Name other workers use to reach this worker's HTTP API"
+    )
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP API")
     bucket_partitions: int | None = Field(
         None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
@@ -53,6 +56,21 @@ class WorkerSettings(BaseSettings):
     )
     close_grace_minutes: int = Field(
         1, ge=0, le=60, description="Minutes past a bucket's end before detectors see it closed"
+    )
+    config_file: Path | None = Field(
+        None, description="spendwatch.yaml to read and watch for changes (hot reload)"
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text or as one JSON object per line"
+    )
+    connect_retries: int = Field(
+        5, ge=0, le=1000, description="Retries when Kafka is unreachable at start"
+    )
+    connect_backoff_s: float = Field(
+        1.0, gt=0, le=300, description="First retry delay; doubles per retry, at most 30 s"
+    )
+    session_timeout_s: float = Field(
+        60.0, ge=6, le=300, description="Consumer group session timeout (joins take up to half)"
     )
 
     @field_validator("bucket_minutes")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from faust.web import Request, Response, View
 
+from streams.metrics import METRICS_PATH
 from streams.spend_queries import merge_top, minute_of, top_series, totals_json, window_sums
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def register_views(handle: SpendwatchApp) -> None:
         async def get(self, request: Request) -> Response:
             return self.json({"events": handle.metrics.counted_events})
 
-    @app.page("/metrics")
+    @app.page(METRICS_PATH)
     class Metrics(View):
         async def get(self, request: Request) -> Response:
             monitor = handle.faust_app.monitor
@@ -171,3 +172,36 @@ def register_views(handle: SpendwatchApp) -> None:
     class Health(View):
         async def get(self, request: Request) -> Response:
             return self.json({"status": "ok", "app_id": handle.settings.app_id})
+
+    @app.page("/readyz")
+    class Ready(View):
+        """200 once partitions are assigned and tables recovered; 503 before, with why."""
+
+        async def get(self, request: Request) -> Response:
+            body = readiness(handle)
+            return self.json(body, status=200 if body["ready"] else 503)
+
+    @app.page("/v1/config")
+    class Config(View):
+        """The config in force (secrets masked), its version, and the last rejected change."""
+
+        async def get(self, request: Request) -> Response:
+            settings = handle.settings.model_dump(mode="json")
+            return self.json({**handle.live.as_json(), "settings": settings})
+
+
+def readiness(handle: SpendwatchApp) -> dict[str, Any]:
+    """Whether this worker serves complete answers: assigned, recovered, not rebalancing."""
+    app = handle.faust_app
+    try:
+        assigned = len(app.consumer.assignment())
+    except (AttributeError, RuntimeError):
+        assigned = 0
+    recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
+    rebalancing = bool(app.rebalancing)
+    return {
+        "ready": assigned > 0 and recovered and not rebalancing,
+        "assigned_partitions": assigned,
+        "tables_recovered": recovered,
+        "rebalancing": rebalancing,
+    }

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+import sys
+
 import faust
 
 from streams.app import create_app
+from streams.config_reload import LiveConfig
+from streams.kafka_wait import KafkaUnreachable, ensure_topics_with_retries
+from streams.log_setup import logging_config
 from streams.settings import WorkerSettings
-from streams.topics import ensure_topics_sync
 
 
-def run_worker(settings: WorkerSettings, loglevel: str = "info") -> None:
+def run_worker(
+    settings: WorkerSettings, loglevel: str = "info", live: LiveConfig | None = None
+) -> None:
+    """Run until SIGTERM/SIGINT. Faust's shutdown stops the agents, flushes the producer,
+    commits the offsets of acknowledged messages and closes the tables."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    partitions = ensure_topics_sync(settings)
+    try:
+        partitions = ensure_topics_with_retries(settings)
+    except KafkaUnreachable as exc:
+        sys.stderr.write(exc.message + "\n")
+        raise
     if partitions.get(settings.usage_topic) != settings.partitions:
         raise SystemExit(
             f"topic {settings.usage_topic} has {partitions.get(settings.usage_topic)} partitions, "
             f"but this worker is configured for {settings.partitions} (--partitions)"
         )
-    handle = create_app(settings)
+    handle = create_app(settings, live)
     handle.faust_app.finalize()
-    worker = faust.Worker(handle.faust_app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(
+        handle.faust_app,
+        loglevel=loglevel,
+        quiet=True,
+        logging_config=logging_config(settings.log_format, loglevel),
+    )
     worker.execute_from_commandline()

@@ -69,9 +69,13 @@ async def test_a_runaway_key_pages_once_and_resolves_in_slack_and_pagerduty(
             }
             return [e for e in fake_pagerduty.events if e["dedup_key"] in keys]
 
-        await fake_pagerduty.wait_until(
-            lambda: any(e["event_action"] == "resolve" for e in key_pages()), 180
-        )
+        def all_resolved() -> bool:
+            pages = key_pages()
+            opened = {e["dedup_key"] for e in pages if e["event_action"] == "trigger"}
+            closed = {e["dedup_key"] for e in pages if e["event_action"] == "resolve"}
+            return bool(opened) and opened == closed
+
+        await fake_pagerduty.wait_until(all_resolved, 180)
         await fake_slack.wait_until(
             lambda: any(RUNAWAY in str(m.blocks[0]) and m.updates for m in fake_slack.posted()),
             60,

@@ -86,6 +86,14 @@ class WorkerProcess:
         with urllib.request.urlopen(self.url + path, timeout=5) as resp:
             return json.loads(resp.read())
 
+    def get_status(self, path: str) -> int:
+        """The HTTP status of ``GET path`` (an error status is an answer too)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
     def get_text(self, path: str) -> str:
         with urllib.request.urlopen(self.url + path, timeout=5) as resp:
             return str(resp.read().decode())

@@ -1,0 +1,130 @@
+"""``spendwatch demo``: the embedded broker, traffic, spend per team, exit codes, shutdown.
+
+The detectors and alerting are not part of this build, so no alert can reach the local
+Slack receiver: a bounded run must exit 1. Everything else the demo does is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+DEMO = [sys.executable, "-m", "streams.cli", "demo"]
+
+
+def run_demo(*args: str, timeout: float = 300) -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run(
+        [*DEMO, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    return done.returncode, summary, done.stderr
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] == "Z"
+
+
+def test_bounded_run_on_the_embedded_broker_counts_spend_and_exits_1_without_alert(
+    tmp_path: Path,
+) -> None:
+    code, summary, err = run_demo(
+        "--for", "30", "--warmup", "5", "--rate", "50", "--run-dir", str(tmp_path)
+    )
+    assert code == 1, err
+    assert "Tansu (embedded, memory-only)" in err
+    assert "no alert reached the local Slack receiver" in err
+    assert summary["alert_arrived"] is False and summary["alerts"] == 0
+    assert 0 < summary["events_counted"] <= summary["events_sent"], err
+    assert set(summary["teams"]) >= {"search", "support", "research"}
+    assert all(Decimal(usd) > 0 for usd in summary["teams"].values())
+    assert set(summary["pids"]) == {"broker", "worker"}
+    assert all(gone(pid) for pid in summary["pids"].values())
+    config = yaml.safe_load((tmp_path / "spendwatch.yaml").read_text())
+    assert config["key_owners"]["key-search-1"]["team"] == "search"  # the example, reused
+
+
+def test_ctrl_c_stops_every_child(tmp_path: Path) -> None:
+    demo = subprocess.Popen(
+        [*DEMO, "--run-dir", str(tmp_path), "--warmup", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        config = tmp_path / "spendwatch.yaml"
+        deadline = time.monotonic() + 120
+        while not config.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        port = yaml.safe_load(config.read_text())["web"]["port"]
+        while time.monotonic() < deadline:  # ready: the demo is sending and watching
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=90)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert set(summary["pids"]) == {"broker", "worker"}
+    assert all(gone(pid) for pid in summary["pids"].values()), summary
+    assert summary["events_counted"] > 0
+    assert "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_bounded_run_against_apache_kafka(kafka_bootstrap: str, tmp_path: Path, names: Any) -> None:
+    code, summary, err = run_demo(
+        "--bootstrap", kafka_bootstrap, "--app-id", names("demo"), "--for", "30",
+        "--warmup", "5", "--rate", "50", "--run-dir", str(tmp_path),
+    )  # fmt: skip
+    assert code == 1, err
+    assert f"Kafka at {kafka_bootstrap}" in err
+    assert summary["events_counted"] > 0, err
+    assert set(summary["pids"]) == {"worker"} and gone(summary["pids"]["worker"])
+
+
+def test_children_die_with_a_killed_demo(tmp_path: Path) -> None:
+    err_path = tmp_path / "demo.err"
+    with err_path.open("w") as err:
+        demo = subprocess.Popen(
+            [*DEMO, "--run-dir", str(tmp_path / "run"), "--for", "600"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        pids: list[int] = []
+        while len(pids) < 2 and time.monotonic() < deadline:
+            text = err_path.read_text()
+            pids = [int(p) for p in re.findall(r"^(?:broker|worker) .*?pid (\d+)", text, re.M)]
+            time.sleep(0.2)
+        assert len(pids) == 2, err_path.read_text()
+    finally:
+        demo.kill()  # SIGKILL: the demo cannot stop anything itself
+        demo.wait()
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline + 60:
+        time.sleep(0.2)
+    assert all(gone(pid) for pid in pids)
