@@ -30,9 +30,18 @@ METRICS = (
 """The integer sums every bucket keeps, in this order."""
 COST, CALLS, INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, ERRORS, LATE, UNPRICED_CALLS = range(9)
 N_METRICS = len(METRICS)
-DIMENSIONS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org")
+DIMENSIONS = (
+    "api_key_id", "team", "app", "feature", "model", "provider", "environment", "org",
+    "attribution",
+)  # fmt: skip
 UNATTRIBUTED = "unattributed"
 ORG = "all"
+ATTRIBUTION = "attribution"
+"""One series per combination of key, team, app, feature, model, provider and environment:
+the cross-dimension detail that showback, chargeback and the key inventory read."""
+ATTRIBUTION_FIELDS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment")
+ATTRIBUTION_SEPARATOR = "\x1f"
+"""Unit separator: a control character, which no label may contain."""
 _COMBO_FIELD = {
     "api_key_id": 1, "team": 2, "app": 3, "feature": 4, "model": 5, "provider": 6,
     "environment": 7,
@@ -45,6 +54,19 @@ Buckets = dict[int, list[int]]
 
 def series_key(dimension: str, value: str) -> str:
     return f"{dimension}={value}"
+
+
+def attribution_value(combo: Sequence[Any]) -> str:
+    """The ``attribution`` series value of a combination (its fields after the minute)."""
+    return ATTRIBUTION_SEPARATOR.join(str(v) for v in combo[1:])
+
+
+def attribution_fields(value: str) -> tuple[str, ...]:
+    """Inverse of ``attribution_value``: the fields in ``ATTRIBUTION_FIELDS`` order."""
+    fields = tuple(value.split(ATTRIBUTION_SEPARATOR))
+    if len(fields) != len(ATTRIBUTION_FIELDS):
+        raise ValueError(f"not an attribution series value: {value!r}")
+    return fields
 
 
 @dataclass(slots=True)
@@ -118,7 +140,10 @@ def fan_out(totals: MessageTotals, dimensions: Sequence[str] = DIMENSIONS) -> Se
         minute = combo[0]
         combo_units = totals.units.get(combo)
         for dimension, index in fields:
-            value = ORG if index is None else str(combo[index])
+            if dimension == ATTRIBUTION:
+                value = attribution_value(combo)
+            else:
+                value = ORG if index is None else str(combo[index])
             name = series_key(dimension, value)
             buckets = partials.buckets[name]
             current = buckets.get(minute)
