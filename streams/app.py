@@ -16,6 +16,7 @@ import faust
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.fast_decode import RowDecoder
+from streams.finops_views import register_finops_views
 from streams.ingest_stage import IngestStage
 from streams.metrics import WorkerMetrics
 from streams.series_stage import SeriesStage
@@ -108,4 +109,5 @@ def create_app(settings: WorkerSettings) -> SpendwatchApp:
 
     handle = SpendwatchApp(app, settings, metrics, ingest, series)
     register_views(handle)
+    register_finops_views(handle)
     return handle

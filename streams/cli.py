@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from streams import finops_cli
+
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
 
@@ -302,6 +304,13 @@ def bench_memory(
         keep_dir=keep_dir,
     )
     _run_bench(lambda: summary_line(run_memory_benchmark(config)))
+
+
+app.command()(finops_cli.report)
+app.command()(finops_cli.budgets)
+app.command()(finops_cli.estimate)
+app.command()(finops_cli.keys)
+app.command()(finops_cli.reconcile)
 
 
 def main() -> None:

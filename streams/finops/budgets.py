@@ -118,9 +118,13 @@ def team_outlook(ledger: Ledger, at: datetime, horizon: int = OUTLOOK_DAYS) -> d
         for start in range(0, horizon, 7):
             mean, lo, hi = forecast.total(start, min(start + 7, horizon))
             weeks.append(
-                {"week_of": date_of(today + start).isoformat(), "usd": usd_text(mean),
-                 "low_usd": usd_text(lo), "high_usd": usd_text(hi)}
-            )  # fmt: skip
+                {
+                    "week_of": date_of(today + start).isoformat(),
+                    "usd": usd_text(mean),
+                    "low_usd": usd_text(lo),
+                    "high_usd": usd_text(hi),
+                }
+            )
         out[team] = {
             "history_days": len(history),
             "daily_sigma_usd": usd_text(round(forecast.sigma)),

@@ -46,10 +46,14 @@ class DailyForecast:
         """(epoch day, mean, low, high) per day, whole nanos, >= 0."""
         spread = self.z * self.sigma
         return [
-            (self.first_day + i, round(max(m, 0.0)), round(max(m - spread, 0.0)),
-             round(max(m + spread, 0.0)))
+            (
+                self.first_day + i,
+                round(max(m, 0.0)),
+                round(max(m - spread, 0.0)),
+                round(max(m + spread, 0.0)),
+            )
             for i, m in enumerate(self.mean.tolist())
-        ]  # fmt: skip
+        ]
 
 
 def _design(days: npt.NDArray[np.int64], trend: bool, weekly: bool) -> npt.NDArray[np.float64]:

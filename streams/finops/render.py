@@ -17,8 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 FORMATS = ("table", "csv", "json", "html")
-_COLUMNS = ("cost_usd", "calls", "input_tokens", "output_tokens", "cost_per_call_usd",
-            "share", "previous_cost_usd", "change_pct")  # fmt: skip
+_COLUMNS = (
+    "cost_usd",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cost_per_call_usd",
+    "share",
+    "previous_cost_usd",
+    "change_pct",
+)
 
 
 def _cents(text: str | None) -> str:
@@ -99,9 +107,17 @@ def render_csv(report: dict[str, Any]) -> str:
 def render_html(report: dict[str, Any]) -> str:
     head = "".join(
         f"<th>{html.escape(h)}</th>"
-        for h in (*report["by"], "spend (USD)", "calls", "tokens in/out",
-                  "cost per call", "cost per unit", "share", "change")
-    )  # fmt: skip
+        for h in (
+            *report["by"],
+            "spend (USD)",
+            "calls",
+            "tokens in/out",
+            "cost per call",
+            "cost per unit",
+            "share",
+            "change",
+        )
+    )
     body = []
     for labels, line in _labelled(report):
         cells = _cells(labels, line)
