@@ -98,12 +98,14 @@ def register_finops_views(handle: SpendwatchApp) -> None:
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
 
-    def report_page(path: str, doc: str, compute: Callable[[Ledger, _Query], Any]) -> None:
+    def report_page(
+        path: str, doc: str, compute: Callable[[Ledger, _Query], Any], **numbers: int
+    ) -> None:
         """A GET view answering ``compute`` over the merged ledger of the last 400 days."""
 
         async def get(self: View, request: Request) -> Response:
             try:
-                query = _Query.parse(request)
+                query = _Query.parse(request, numbers)
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
             return self.json(compute(await history(query.at), query))
@@ -121,17 +123,20 @@ def register_finops_views(handle: SpendwatchApp) -> None:
     report_page(
         "/v1/reports/forecast",
         "Daily forecast per team: ``?horizon=90``.",
-        lambda ledger, q: team_outlook(ledger, q.at, q.number("horizon", 90)),
+        lambda ledger, q: team_outlook(ledger, q.at, q.numbers["horizon"]),
+        horizon=90,
     )
     report_page(
         "/v1/reports/keys",
         "Key inventory and tools per team: ``?idle_days=7``.",
-        lambda ledger, q: key_inventory(ledger, q.at, idle_days=q.number("idle_days", 7)),
+        lambda ledger, q: key_inventory(ledger, q.at, idle_days=q.numbers["idle_days"]),
+        idle_days=7,
     )
     report_page(
         "/v1/reports/dashboard",
         "What the dashboard draws: ``?days=30&budget=team=search:5000``.",
-        lambda ledger, q: dashboard_data(ledger, q.at, q.budgets, q.number("days", 30)),
+        lambda ledger, q: dashboard_data(ledger, q.at, q.budgets, q.numbers["days"]),
+        days=30,
     )
 
     @app.page("/dashboard")
@@ -153,20 +158,18 @@ class _Query:
 
     at: datetime
     budgets: dict[str, Decimal]
-    raw: Mapping[str, str]
+    numbers: dict[str, int]
 
     @classmethod
-    def parse(cls, request: Request) -> _Query:
+    def parse(cls, request: Request, defaults: Mapping[str, int]) -> _Query:
         texts = [str(v) for v in request.query.getall("budget", [])]  # type: ignore[attr-defined]
-        return cls(_at(request), parse_budget_options(texts), request.query)
-
-    def number(self, name: str, default: int) -> int:
-        text = self.raw.get(name)
-        if text is None:
-            return default
-        if not text.isdigit() or not 0 < int(text) <= 3660:
-            raise ValueError(f"{name}: {text!r} is not a whole number from 1 to 3660")
-        return int(text)
+        numbers = {}
+        for name, default in defaults.items():
+            text = request.query.get(name)
+            if text is not None and (not text.isdigit() or not 0 < int(text) <= 3660):
+                raise ValueError(f"{name}: {text!r} is not a whole number from 1 to 3660")
+            numbers[name] = default if text is None else int(text)
+        return cls(_at(request), parse_budget_options(texts), numbers)
 
 
 def _this_month() -> str:
