@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars demo test unit integration lint bench clean
+.PHONY: install kafka-jars browser demo test unit integration lint bench clean
 
 install: $(VENV)/.installed
 
@@ -18,6 +18,14 @@ $(VENV)/.installed: pyproject.toml
 kafka-jars:
 	$(PYTHON) scripts/kafka-local fetch
 
+# Debian's headless Chromium and chromedriver, for the dashboard test (needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver; }
+
 demo: install kafka-jars
 	$(BIN)/python scripts/run-local
 
@@ -29,10 +37,10 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-integration: install kafka-jars
+integration: install kafka-jars browser
 	$(BIN)/pytest tests/integration
 
-test: install kafka-jars lint
+test: install kafka-jars browser lint
 	$(BIN)/pytest tests
 
 bench: install kafka-jars

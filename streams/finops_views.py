@@ -29,11 +29,7 @@ if TYPE_CHECKING:
     from streams.app import SpendwatchApp
 
 HISTORY_DAYS = 400
-STATIC = {
-    "chart.umd.min.js": "application/javascript",
-    "dashboard.js": "application/javascript",
-    "dashboard.css": "text/css",
-}
+STATIC = {"chart.umd.min.js": "application/javascript", "dashboard.js": "application/javascript"}
 
 
 def _at(request: Request) -> datetime:
