@@ -311,6 +311,7 @@ app.command()(finops_cli.budgets)
 app.command()(finops_cli.estimate)
 app.command()(finops_cli.keys)
 app.command()(finops_cli.reconcile)
+app.command()(finops_cli.digest)
 
 
 def main() -> None:
