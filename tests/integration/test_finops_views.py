@@ -87,6 +87,14 @@ async def test_reports_from_two_workers_match_the_offline_computation(
     result = runner.invoke(app, ["keys", "--worker", second.url, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["keys"]) == len(keys["keys"])
+    result = runner.invoke(app, ["budgets", "--worker", first.url, "--budget",
+                                 "team=search:100", "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["budgets"]["series"]["team=search"]["budget_usd"] == "100"
+    result = runner.invoke(app, ["digest", "--worker", first.url, "--dry-run"])
+    assert result.exit_code == 0, result.output
+    digests = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {d["blocks"][0]["text"]["text"] for d in digests} >= {"AI spend: search"}
 
 
 def _get_error(worker: WorkerProcess, path: str) -> dict[str, Any]:
