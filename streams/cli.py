@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from streams import finops_cli
+from streams import digest_cli, finops_cli
 
 if TYPE_CHECKING:
     from streams.settings import WorkerSettings
@@ -311,7 +311,7 @@ app.command()(finops_cli.budgets)
 app.command()(finops_cli.estimate)
 app.command()(finops_cli.keys)
 app.command()(finops_cli.reconcile)
-app.command()(finops_cli.digest)
+app.command()(digest_cli.digest)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -66,8 +67,6 @@ class Period:
         return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
 
     def first_day(self) -> int:
-        from datetime import date
-
         return day_of(date(self.year, self.month, 1))
 
     def last_day(self) -> int:
