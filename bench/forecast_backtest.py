@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,16 +92,38 @@ def backtest(series: dict[str, np.ndarray], days: int) -> dict[str, Any]:
     return result
 
 
+def _cached(
+    path: str | None, days: int, rate: float, seed: int
+) -> dict[str, dict[str, np.ndarray]]:
+    """``build_series``, read from / written to ``path`` when given (same arguments only)."""
+    tag = f"{days}-{rate}-{seed}"
+    if path and Path(path).exists():
+        with np.load(path) as stored:
+            if str(stored["tag"]) == tag:
+                out: dict[str, dict[str, np.ndarray]] = {}
+                for key in stored.files:
+                    if "/" in key:
+                        scenario, team = key.split("/", 1)
+                        out.setdefault(scenario, {})[team] = stored[key]
+                return out
+    scenarios = build_series(days, rate, seed)
+    if path:
+        arrays = {f"{s}/{t}": y for s, series in scenarios.items() for t, y in series.items()}
+        np.savez(path, tag=np.array(tag), **arrays)
+    return scenarios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=196)
     parser.add_argument("--rate", type=float, default=0.02, help="Mean weekday calls/s.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", help="Keep the generated daily series in this .npz file.")
     args = parser.parse_args()
     if args.days < MIN_HISTORY + max(HORIZONS):
         parser.error(f"--days must be at least {MIN_HISTORY + max(HORIZONS)}")
     began = time.monotonic()
-    scenarios = build_series(args.days, args.rate, args.seed)
+    scenarios = _cached(args.cache, args.days, args.rate, args.seed)
     summary: dict[str, Any] = {"days": args.days, "rate": args.rate, "seed": args.seed}
     print(f"{'scenario':9} {'horizon':>7} {'n':>4} {'MAPE':>7} {'p90 APE':>8} "
           f"{'naive MAPE':>10} {'90% cover':>9}", file=sys.stderr)  # fmt: skip

@@ -6,7 +6,8 @@ The model, fit by least squares (numpy) on the last ``window`` complete days::
 
 with one effect per day of the week (the weekday effects sum to zero). A forecast is the
 fitted line carried forward; its interval is the residual spread scaled to the horizon
-(90% by default, a normal approximation). With less than two weeks of history the trend
+(90% by default, a normal approximation) from the day-to-day noise plus the uncertainty of
+the fitted coefficients. With less than two weeks of history the trend
 is dropped, with less than one week the weekday effects too.
 
 Forecasts are model estimates, computed in floating point and returned as whole nano-USD;
@@ -34,11 +35,23 @@ class DailyForecast:
     sigma: float
     """Residual standard deviation of one day, nano-USD."""
     z: float = Z90
+    ahead: npt.NDArray[np.float64] | None = None
+    """Design rows of the forecast days."""
+    coef_cov: npt.NDArray[np.float64] | None = None
+    """Covariance of the fitted coefficients (sigma^2 (X'X)^-1)."""
 
     def total(self, start: int = 0, end: int | None = None) -> tuple[int, int, int]:
-        """Expected sum over days ``[start, end)`` with its interval, whole nanos, >= 0."""
+        """Expected sum over days ``[start, end)`` with its interval, whole nanos, >= 0.
+
+        The interval adds the uncertainty of the fitted level, trend and weekday effects
+        to the days' own noise: var = n sigma^2 + a' Cov a, a the summed design rows.
+        """
         part = self.mean[start:end]
-        spread = self.z * self.sigma * float(np.sqrt(len(part)))
+        variance = len(part) * self.sigma**2
+        if self.ahead is not None and self.coef_cov is not None and len(part):
+            a = self.ahead[start:end].sum(axis=0)
+            variance += float(a @ self.coef_cov @ a)
+        spread = self.z * float(np.sqrt(variance))
         mean = float(part.sum())
         return round(max(mean, 0.0)), round(max(mean - spread, 0.0)), round(max(mean + spread, 0))
 
@@ -96,4 +109,5 @@ def fit_forecast(
     sigma = float(np.sqrt(residual @ residual / dof))
     future = np.arange(start, start + horizon, dtype=np.int64)
     ahead = _design(np.concatenate([days[:1], future]), trend, weekly)[1:]
-    return DailyForecast(start, ahead @ coef if horizon else np.zeros(0), sigma, z)
+    cov = np.asarray(sigma**2 * np.linalg.pinv(x.T @ x), dtype=np.float64)
+    return DailyForecast(start, ahead @ coef if horizon else np.zeros(0), sigma, z, ahead, cov)
