@@ -7,6 +7,7 @@ asked merges the parts, so a report is the same whichever worker serves it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from streams.finops.budgets import budget_report, team_outlook
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from streams.app import SpendwatchApp
 
 HISTORY_DAYS = 400
+NO_ATTRIBUTION = (
+    "this worker keeps no attribution series (SPENDWATCH_DIMENSIONS lacks 'attribution'), "
+    "so it cannot serve FinOps reports; compute them offline with --events"
+)
 STATIC = {"chart.umd.min.js": "application/javascript", "dashboard.js": "application/javascript"}
 
 
@@ -57,6 +63,10 @@ def register_finops_views(handle: SpendwatchApp) -> None:
         return Ledger.from_states(states)
 
     async def ledger(first_day: int, last_day: int) -> Ledger:
+        if ATTRIBUTION not in handle.settings.dimensions:
+            raise web.HTTPConflict(
+                text=json.dumps({"error": NO_ATTRIBUTION}), content_type="application/json"
+            )
         query = {"from": str(first_day), "to": str(last_day)}
         merged = Ledger()
         for part in await _gather_local(handle, "/v1/reports/ledger", query):

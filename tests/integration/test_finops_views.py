@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -98,11 +99,23 @@ async def test_reports_from_two_workers_match_the_offline_computation(
 
 
 def _get_error(worker: WorkerProcess, path: str) -> dict[str, Any]:
-    import urllib.error
-
     try:
         worker.get(path)
     except urllib.error.HTTPError as exc:
         assert exc.code == 400
         return dict(json.loads(exc.read()))
     return {}
+
+
+async def test_a_worker_without_attribution_series_says_why_it_cannot_report(
+    names: Callable[[str], str],
+    spawn_worker: Callable[..., WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dimensions = '["api_key_id","team","app","feature","model","provider","environment","org"]'
+    monkeypatch.setenv("SPENDWATCH_DIMENSIONS", dimensions)
+    worker = spawn_worker(app_id=names("app"), topic_prefix=names("sw") + ".", partitions=1)
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        worker.get("/v1/reports/spend?period=2026-11")
+    assert raised.value.code == 409
+    assert "lacks 'attribution'" in json.loads(raised.value.read())["error"]
