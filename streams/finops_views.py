@@ -20,6 +20,7 @@ from faust.web import Request, Response, View
 
 from streams.finops.budgets import budget_report, team_outlook
 from streams.finops.dashboard_data import dashboard_data
+from streams.finops.forecast import DEFAULT_WINDOW
 from streams.finops.inputs import parse_budget_options
 from streams.finops.inventory import key_inventory
 from streams.finops.ledger import Ledger, day_of
@@ -30,7 +31,10 @@ from streams.views import _gather_local
 if TYPE_CHECKING:
     from streams.app import SpendwatchApp
 
-HISTORY_DAYS = 400
+KEY_HISTORY_DAYS = 400
+"""How far back the key inventory looks for a key's first use (the series keep 400 days)."""
+FORECAST_DAYS = DEFAULT_WINDOW + 36
+"""History read for budgets, forecasts and the dashboard: the fit window and this month."""
 NO_ATTRIBUTION = (
     "this worker keeps no attribution series (SPENDWATCH_DIMENSIONS lacks 'attribution'), "
     "so it cannot serve FinOps reports; compute them offline with --events"
@@ -73,9 +77,9 @@ def register_finops_views(handle: SpendwatchApp) -> None:
             merged.merge(Ledger.from_json(part))
         return merged
 
-    async def history(at: datetime) -> Ledger:
+    async def history(at: datetime, days: int) -> Ledger:
         today = day_of(at.date())
-        return await ledger(today - HISTORY_DAYS, today)
+        return await ledger(today - days, today)
 
     @app.page("/v1/reports/ledger")
     class LedgerView(View):
@@ -105,16 +109,20 @@ def register_finops_views(handle: SpendwatchApp) -> None:
                 return self.json({"error": str(exc)}, status=400)
 
     def report_page(
-        path: str, doc: str, compute: Callable[[Ledger, _Query], Any], **numbers: int
+        path: str,
+        doc: str,
+        compute: Callable[[Ledger, _Query], Any],
+        days: int = FORECAST_DAYS,
+        **numbers: int,
     ) -> None:
-        """A GET view answering ``compute`` over the merged ledger of the last 400 days."""
+        """A GET view answering ``compute`` over the merged ledger of the last ``days``."""
 
         async def get(self: View, request: Request) -> Response:
             try:
                 query = _Query.parse(request, numbers)
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            return self.json(compute(await history(query.at), query))
+            return self.json(compute(await history(query.at, days), query))
 
         view = type(
             f"Report{path.rsplit('/', 1)[-1].title()}", (View,), {"get": get, "__doc__": doc}
@@ -136,13 +144,14 @@ def register_finops_views(handle: SpendwatchApp) -> None:
         "/v1/reports/keys",
         "Key inventory and tools per team: ``?idle_days=7``.",
         lambda ledger, q: key_inventory(ledger, q.at, idle_days=q.numbers["idle_days"]),
+        days=KEY_HISTORY_DAYS,
         idle_days=7,
     )
     report_page(
         "/v1/reports/dashboard",
-        "What the dashboard draws: ``?days=30&budget=team=search:5000``.",
-        lambda ledger, q: dashboard_data(ledger, q.at, q.budgets, q.numbers["days"]),
-        days=30,
+        "What the dashboard draws: ``?chart_days=30&budget=team=search:5000``.",
+        lambda ledger, q: dashboard_data(ledger, q.at, q.budgets, q.numbers["chart_days"]),
+        chart_days=30,
     )
 
     @app.page("/dashboard")

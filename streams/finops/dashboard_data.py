@@ -28,7 +28,7 @@ def _daily(ledger: Ledger, first: int, last: int) -> tuple[dict[str, list[int]],
     return teams, calls
 
 
-def _unit_trend(ledger: Ledger, at: datetime, months: int = 6) -> list[dict[str, Any]]:
+def _unit_trend(ledger: Ledger, at: datetime, months: int = 4) -> list[dict[str, Any]]:
     period = Period.of_day(day_of(at.date()))
     out = []
     for _ in range(months):
