@@ -128,6 +128,10 @@ def test_budgets_keys_and_reconcile_offline(events_file: Path, tmp_path: Path) -
     )
     assert out["billed_usd"] == "100.000000000"
     assert 0 < out["capture_rate"] < 1
+    table = _run("reconcile", "--bill", str(bill), "--events", str(events_file))
+    assert "openai:gpt-4o" in table and "Top divergences" in table
+    table = _run("keys", "--events", str(events_file), "--at", at)
+    assert "key-search-1" in table and "AI tools in use" in table
 
 
 def test_bad_budget_file_is_named(tmp_path: Path, events_file: Path) -> None:
