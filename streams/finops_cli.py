@@ -21,6 +21,7 @@ from streams.finops_sources import (
     BudgetsFile,
     Events,
     Format,
+    OutputFormat,
     Worker,
     as_of,
     fail,
@@ -71,7 +72,7 @@ def budgets(
     worker: Worker = None,
     at: At = None,
     horizon: Annotated[int, typer.Option(min=0, help="Days of per-team forecast.")] = 90,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
 ) -> None:
     """Budgets and forecasts per team and app.
 
@@ -111,7 +112,7 @@ def estimate(
     budget: Budget = None,
     budgets_file: BudgetsFile = None,
     days_per_month: Annotated[int, typer.Option(min=1, max=31)] = 30,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
 ) -> None:
     """Launch-gate estimate: cost per request, day and month at current prices."""
     from streams.finops.estimate import EstimateError, Workload
@@ -146,7 +147,7 @@ def keys(
     worker: Worker = None,
     at: At = None,
     idle_days: Annotated[int, typer.Option(min=1, help="Flag keys idle this many days.")] = 7,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
 ) -> None:
     """Key inventory: every api_key_id seen, and the AI tools in use per team.
 
@@ -174,7 +175,7 @@ def reconcile(
     period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
     events: Events = None,
     worker: Worker = None,
-    fmt: Format = "table",
+    fmt: Format = OutputFormat.TABLE,
 ) -> None:
     """Compare counted spend with a provider's bill, per day and model.
 

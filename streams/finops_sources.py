@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,7 +38,14 @@ BudgetsFile = Annotated[
     typer.Option(help="YAML/JSON file with 'budgets' and 'key_owners' (see README)."),
 ]
 At = Annotated[datetime | None, typer.Option(help="As of this time (UTC; default: now).")]
-Format = Annotated[str, typer.Option("--format", help="table or json.")]
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+Format = Annotated[OutputFormat, typer.Option("--format", help="table or json.")]
 
 
 def fail(message: str) -> typer.Exit:
