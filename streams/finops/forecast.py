@@ -8,7 +8,8 @@ with one effect per day of the week (the weekday effects sum to zero). A forecas
 fitted line carried forward; its interval is the residual spread scaled to the horizon
 (90% by default, a normal approximation) from the day-to-day noise plus the uncertainty of
 the fitted coefficients. With less than two weeks of history the trend
-is dropped, with less than one week the weekday effects too.
+is dropped, with less than one week the weekday effects too; a fitted trend smaller than
+two standard errors is dropped as well (on flat spend it only adds error).
 
 Forecasts are model estimates, computed in floating point and returned as whole nano-USD;
 exact spend (month to date, budgets) never goes through this module. The backtested error
@@ -23,6 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 Z90 = 1.6449
+TREND_T = 2.0
+"""A fitted trend is kept only when it is at least this many standard errors from zero."""
 DEFAULT_WINDOW = 84
 
 
@@ -101,13 +104,24 @@ def fit_forecast(
         return DailyForecast(start, np.zeros(horizon), 0.0, z)
     y = y_all[-window:]
     days = np.arange(start - len(y), start, dtype=np.int64)
-    trend, weekly = len(y) >= 14, len(y) >= 7
+    weekly = len(y) >= 7
+    fit = _fit(days, y, len(y) >= 14, weekly)
+    if fit[0] and abs(fit[1][1]) < TREND_T * np.sqrt(fit[3][1, 1]):
+        fit = _fit(days, y, False, weekly)  # a trend within its noise: leave it out
+    trend, coef, sigma, cov = fit
+    future = np.arange(start, start + horizon, dtype=np.int64)
+    ahead = _design(np.concatenate([days[:1], future]), trend, weekly)[1:]
+    return DailyForecast(start, ahead @ coef if horizon else np.zeros(0), sigma, z, ahead, cov)
+
+
+def _fit(
+    days: npt.NDArray[np.int64], y: npt.NDArray[np.float64], trend: bool, weekly: bool
+) -> tuple[bool, npt.NDArray[np.float64], float, npt.NDArray[np.float64]]:
+    """Least squares: (trend used, coefficients, residual sigma, coefficient covariance)."""
     x = _design(days, trend, weekly)
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     residual = y - x @ coef
     dof = max(len(y) - x.shape[1], 1)
     sigma = float(np.sqrt(residual @ residual / dof))
-    future = np.arange(start, start + horizon, dtype=np.int64)
-    ahead = _design(np.concatenate([days[:1], future]), trend, weekly)[1:]
     cov = np.asarray(sigma**2 * np.linalg.pinv(x.T @ x), dtype=np.float64)
-    return DailyForecast(start, ahead @ coef if horizon else np.zeros(0), sigma, z, ahead, cov)
+    return trend, np.asarray(coef, dtype=np.float64), sigma, cov
