@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install kafka-jars demo test unit integration lint bench clean
+.PHONY: install kafka-jars browser demo test unit integration lint bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,14 @@ kafka-jars:
 demo: install
 	$(BIN)/spendwatch demo
 
+# Debian's headless Chromium and chromedriver, for the dashboard test (needs root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver; }
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -29,10 +37,10 @@ lint: install
 unit: install
 	$(BIN)/pytest tests/unit
 
-integration: install kafka-jars
+integration: install kafka-jars browser
 	$(BIN)/pytest tests/integration
 
-test: install kafka-jars lint
+test: install kafka-jars browser lint
 	$(BIN)/pytest tests
 
 bench: install kafka-jars

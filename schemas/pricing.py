@@ -53,11 +53,20 @@ class PriceCard:
             + self.cache_write * cache_write
             + self.output * output_tokens
         )
-        quotient, remainder = divmod(femtos, FEMTOS_PER_NANO)
-        twice = 2 * remainder
-        if twice > FEMTOS_PER_NANO or (twice == FEMTOS_PER_NANO and quotient % 2):
-            quotient += 1
-        return quotient
+        return femtos_to_nanos(femtos)
+
+
+def femtos_to_nanos(femtos: int) -> Nanos:
+    """Round femto-USD to nano-USD, half to even.
+
+    >>> femtos_to_nanos(2_500_000), femtos_to_nanos(3_500_000)
+    (2, 4)
+    """
+    quotient, remainder = divmod(femtos, FEMTOS_PER_NANO)
+    twice = 2 * remainder
+    if twice > FEMTOS_PER_NANO or (twice == FEMTOS_PER_NANO and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 @dataclass(frozen=True, slots=True)

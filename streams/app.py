@@ -21,6 +21,7 @@ from schemas.pricing import PriceBook
 from streams.config_reload import LiveConfig, live_config
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
+from streams.finops_views import register_finops_views
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
@@ -154,4 +155,5 @@ def create_app(
 
     handle = SpendwatchApp(app, settings, metrics, ingest, series, live)
     register_views(handle)
+    register_finops_views(handle)
     return handle

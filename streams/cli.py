@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from streams import cli_alerts, cli_detect
+from streams import cli_alerts, cli_detect, digest_cli, finops_cli
 from streams.cli_config import config_app
 from streams.demo import demo
 
@@ -390,6 +390,12 @@ def bench_latency(
 app.command()(cli_detect.backtest)
 app.command("notifier")(cli_alerts.notifier)
 app.add_typer(cli_alerts.silence_app, name="silence")
+app.command()(finops_cli.report)
+app.command()(finops_cli.budgets)
+app.command()(finops_cli.estimate)
+app.command()(finops_cli.keys)
+app.command()(finops_cli.reconcile)
+app.command()(digest_cli.digest)
 
 
 def main() -> None:

@@ -31,12 +31,21 @@ METRICS = (
 """The integer sums every bucket keeps, in this order."""
 COST, CALLS, INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, ERRORS, LATE, UNPRICED_CALLS = range(9)
 N_METRICS = len(METRICS)
-DIMENSIONS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org")
+DIMENSIONS = (
+    "api_key_id", "team", "app", "feature", "model", "provider", "environment", "org",
+    "attribution",
+)  # fmt: skip
 CONTRIBUTOR_DIMENSIONS = ("api_key_id", "model", "app", "team")
 """Dimensions whose series are named as contributors of the other series' buckets."""
 TOP_CONTRIBUTORS = 5
 UNATTRIBUTED = "unattributed"
 ORG = "all"
+ATTRIBUTION = "attribution"
+"""One series per combination of key, team, app, feature, model, provider and environment:
+the cross-dimension detail that showback, chargeback and the key inventory read."""
+ATTRIBUTION_FIELDS = ("api_key_id", "team", "app", "feature", "model", "provider", "environment")
+ATTRIBUTION_SEPARATOR = "\x1f"
+"""Unit separator: a control character, which no label may contain."""
 _COMBO_FIELD = {
     "api_key_id": 1, "team": 2, "app": 3, "feature": 4, "model": 5, "provider": 6,
     "environment": 7,
@@ -49,6 +58,19 @@ Buckets = dict[int, list[int]]
 
 def series_key(dimension: str, value: str) -> str:
     return f"{dimension}={value}"
+
+
+def attribution_value(combo: Sequence[Any]) -> str:
+    """The ``attribution`` series value of a combination (its fields after the minute)."""
+    return ATTRIBUTION_SEPARATOR.join(str(v) for v in combo[1:])
+
+
+def attribution_fields(value: str) -> tuple[str, ...]:
+    """Inverse of ``attribution_value``: the fields in ``ATTRIBUTION_FIELDS`` order."""
+    fields = tuple(value.split(ATTRIBUTION_SEPARATOR))
+    if len(fields) != len(ATTRIBUTION_FIELDS):
+        raise ValueError(f"not an attribution series value: {value!r}")
+    return fields
 
 
 @dataclass(slots=True)
@@ -125,12 +147,16 @@ def fan_out(
     partials = SeriesPartials()
     fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
     contributing = [i for i, d in enumerate(dimensions) if d in contributor_dimensions]
+    described = [i for i, d in enumerate(dimensions) if d != ATTRIBUTION]
     for combo, sums in totals.combos.items():
         minute = combo[0]
         combo_units = totals.units.get(combo)
         names = []
         for dimension, index in fields:
-            value = ORG if index is None else str(combo[index])
+            if dimension == ATTRIBUTION:
+                value = attribution_value(combo)
+            else:
+                value = ORG if index is None else str(combo[index])
             name = series_key(dimension, value)
             names.append(name)
             buckets = partials.buckets[name]
@@ -145,7 +171,7 @@ def fan_out(
                 for unit, amount in combo_units.items():
                     acc[unit] = acc.get(unit, 0) + amount
         if contributing and sums[0]:
-            _contribute(partials.contributors, minute, names, contributing, sums[0])
+            _contribute(partials.contributors, minute, names, contributing, described, sums[0])
     _keep_top(partials.contributors)
     return partials
 
@@ -155,10 +181,11 @@ def _contribute(
     minute: int,
     names: list[str],
     contributing: list[int],
+    described: list[int],
     cost: int,
 ) -> None:
     parts = [names[i] for i in contributing]
-    for name in names:
+    for name in (names[i] for i in described):
         acc = target.setdefault(name, {}).setdefault(minute, {})
         for part in parts:
             if part != name:

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.decode import DecodeLimits
+from streams.rollup import DIMENSIONS
 
 
 class WorkerSettings(BaseSettings):
@@ -38,7 +39,7 @@ class WorkerSettings(BaseSettings):
         60, ge=1, le=7 * 24 * 60, description="How long event ids are remembered"
     )
     dimensions: tuple[str, ...] = Field(
-        ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"),
+        DIMENSIONS,
         description="Dimensions that get a series per value",
     )
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="Series state flush interval")

@@ -99,6 +99,10 @@ class SeriesTally:
     def add(self, event: Mapping[str, Any]) -> None:
         self.events += 1
         for dimension in self.dimensions:
+            if dimension == "attribution":
+                value = "\x1f".join(str(event.get(f) or UNATTRIBUTED) for f in _FIELDS)
+                self.values[dimension].add(value)
+                continue
             field = _FIELDS.get(dimension)
             value = ORG if field is None else str(event.get(field) or UNATTRIBUTED)
             self.values[dimension].add(value)

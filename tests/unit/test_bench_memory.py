@@ -94,14 +94,14 @@ def test_events_make_exactly_s_key_series_and_few_others() -> None:
     per_dimension = tally.per_dimension()
     assert per_dimension["api_key_id"] == 1000
     assert per_dimension["org"] == 1
-    assert tally.total == 1000 + 23
+    assert tally.total == 1000 + 23 + per_dimension["attribution"]
     assert tally.events == 2000
     # A tiny run still has exactly S keys; the other dimensions only shrink.
     small = SeriesTally(WorkerSettings().dimensions)
     for _ in small.observe(memory_events(3, 1)):
         pass
     assert small.per_dimension()["api_key_id"] == 3
-    assert small.total <= 3 + 23
+    assert small.total <= 3 + 23 + small.per_dimension()["attribution"]
 
 
 def test_events_are_in_time_order_inside_the_worker_limits() -> None:

@@ -1,0 +1,1 @@
+"""FinOps views: showback, budgets and forecasts, estimates, key inventory, reconciliation."""
