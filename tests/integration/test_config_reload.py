@@ -39,7 +39,10 @@ def wait_for(
 ) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = check()
+        try:
+            value = check()
+        except OSError:  # the worker is busy or between answers; ask again
+            value = None
         if value:
             return value
         time.sleep(0.2)
