@@ -2,8 +2,9 @@
 
 Events are validated before they leave the process (a bad event raises at ``send``),
 grouped per target partition (murmur2 of ``api_key_id``, as Kafka's own partitioner),
-and sent as one ``UsageBatch`` message per partition when a batch is full or its linger
-has passed. The Kafka producer is idempotent with ``acks=all``; ``close`` flushes.
+and sent as one batch message per partition when a batch is full or its linger has
+passed: a columnar batch by default (``columnar=False`` sends ``{"events": [...]}``).
+The Kafka producer is idempotent with ``acks=all``; ``close`` flushes.
 
 >>> async def main():                                   # doctest: +SKIP
 ...     async with UsageProducer("127.0.0.1:9092") as producer:
@@ -27,6 +28,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
+from schemas.columnar import columns_of
 from schemas.event import UsageEvent
 
 T = TypeVar("T")
@@ -37,8 +39,15 @@ def partition_for(api_key_id: str, partitions: int) -> int:
     return int((murmur2(api_key_id.encode()) & 0x7FFFFFFF) % partitions)
 
 
-def encode_batch(events: Iterable[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"schema_version": 1, "events": list(events)})
+def encode_batch(events: Iterable[Mapping[str, Any]], *, columnar: bool = True) -> bytes:
+    """One batch message: columnar (``schemas/columnar.py``) unless ``columnar`` is False
+    or an event has something columns cannot say exactly; else ``{"events": [...]}``."""
+    events = list(events)
+    if columnar:
+        batch = columns_of(events)
+        if batch is not None:
+            return orjson.dumps(batch)
+    return orjson.dumps({"schema_version": 1, "events": events})
 
 
 class UsageProducer:
@@ -55,6 +64,7 @@ class UsageProducer:
         retries: int = 5,
         retry_backoff_s: float = 0.2,
         validate: bool = True,
+        columnar: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -64,6 +74,7 @@ class UsageProducer:
         self.retries = retries
         self.retry_backoff_s = retry_backoff_s
         self.validate = validate
+        self.columnar = columnar
         self._producer: AIOKafkaProducer | None = None
         self._partitions = 0
         self._buffers: dict[int, list[dict[str, Any]]] = {}
@@ -144,7 +155,7 @@ class UsageProducer:
 
     async def _send_batch(self, partition: int, events: list[dict[str, Any]]) -> None:
         assert self._producer is not None
-        value = encode_batch(events)
+        value = encode_batch(events, columnar=self.columnar)
         key = str(events[0]["api_key_id"]).encode()
         for attempt in range(self.retries + 1):
             try:

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from streams.fast_decode import UNPRICED, Row
 from streams.producer import partition_for
+from streams.rows import UNPRICED, Row
 
 METRICS = (
     "cost_nanos", "calls", "input_tokens", "output_tokens", "cache_read_tokens",

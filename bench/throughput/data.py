@@ -81,7 +81,7 @@ async def produce_inputs(
     partitions: int,
     batch_size: int,
 ) -> Produced:
-    """Produce every event to ``batched_topic`` in envelopes, the first ``single_events``
+    """Produce every event to ``batched_topic`` in columnar batches, the first ``single_events``
     also one per message to ``single_topic``; return once Kafka acknowledged all."""
     from aiokafka import AIOKafkaProducer
 

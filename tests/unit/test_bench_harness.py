@@ -24,6 +24,7 @@ from bench.throughput.progress import (
     worker_timeout_s,
 )
 from bench.throughput.report import build_summary
+from schemas.decode import EventDecoder
 from schemas.event import UsageBatch, UsageEvent
 from streams.producer import partition_for
 
@@ -46,17 +47,20 @@ def test_envelope_equals_orjson_of_the_batch() -> None:
     assert len(UsageBatch.model_validate_json(raw).events) == 3
 
 
-def test_batches_keep_every_event_on_its_partition_and_respect_the_size() -> None:
+@pytest.mark.parametrize("columnar", [True, False])
+def test_batches_keep_every_event_on_its_partition_and_respect_the_size(columnar: bool) -> None:
     events = [_event(i, f"key-{i % 37}") for i in range(5000)]
-    messages = batch_messages(events, partitions=4, batch_size=100)
+    messages = batch_messages(events, partitions=4, batch_size=100, columnar=columnar)
     seen: list[str] = []
     for message in messages:
         batch = orjson.loads(message.value)
         assert batch["schema_version"] == 1
-        assert 1 <= len(batch["events"]) == message.events <= 100
-        assert {partition_for(e["api_key_id"], 4) for e in batch["events"]} == {message.partition}
+        assert ("columns" in batch) is columnar
+        items = EventDecoder().split(message.value).items
+        assert 1 <= len(items) == message.events <= 100
+        assert {partition_for(e["api_key_id"], 4) for e in items} == {message.partition}
         assert partition_for(message.key.decode(), 4) == message.partition
-        seen += [e["event_id"] for e in batch["events"]]
+        seen += [e["event_id"] for e in items]
     assert sorted(seen) == sorted(e["event_id"] for e in events)
     assert len(seen) == len(set(seen))
 

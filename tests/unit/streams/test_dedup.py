@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.dedup import PartitionDedup, parse_record_key, record_key
-from streams.fast_decode import Row
+from streams.rows import Row
 
 
 def rows(*ids: str, minute: int = 0) -> list[Row]:
