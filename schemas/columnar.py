@@ -3,7 +3,11 @@
 ``{"schema_version": 1, "columns": {"event_id": [...], "timestamp": [...], ...}}`` holds
 the same events as ``{"schema_version": 1, "events": [...]}``: event ``i`` is made of
 the ``i``-th value of every column, and a ``null`` value (or a missing column) means the
-field is absent from that event. Column names are the event's field names. The worker
+field is absent from that event. Column names are the event's field names. A column may
+also be *dictionary-encoded*, ``{"values": [distinct values], "codes": [index per
+event]}``: event ``i`` has ``values[codes[i]]``. Labels repeat a lot within a batch (a
+few keys, teams and models), so this is smaller and saves the reader one string per
+event and column. The worker
 decodes such a batch column by column, with one typed call per column instead of one
 per field per event; that is what lets one process count a few hundred thousand events
 a second.
@@ -45,6 +49,11 @@ _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
+DICTIONARY_COLUMNS = frozenset(
+    {"provider", "model", "api_key_id", "team", "app", "feature", "environment", "user_id",
+     "status"}
+)  # fmt: skip
+"""Columns the encoder dictionary-encodes when their values repeat."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SKIPPED = frozenset({"schema_version"})
 
@@ -59,7 +68,14 @@ def expand_columns(columns: Any) -> tuple[list[dict[str, Any]], tuple[str, str] 
         return [], ("columns", "must be a JSON object of equally long arrays")
     size = None
     first = ""
-    for name, values in columns.items():
+    columns = dict(columns)
+    for name, given in columns.items():
+        values = given
+        if isinstance(given, dict):
+            values, problem = _undictionary(given)
+            if problem is not None:
+                return [], (f"columns.{name}.{problem[0]}".rstrip("."), problem[1])
+            columns[name] = values
         if not isinstance(values, list):
             return [], (f"columns.{name}", "must be a JSON array (one value per event)")
         if size is None:
@@ -75,6 +91,21 @@ def expand_columns(columns: Any) -> tuple[list[dict[str, Any]], tuple[str, str] 
             if value is not None:
                 item[name] = value
     return items, None
+
+
+def _undictionary(column: dict[str, Any]) -> tuple[list[Any], tuple[str, str] | None]:
+    """The plain values of a dictionary-encoded column, or (path, problem)."""
+    if set(column) != {"values", "codes"}:
+        return [], ("", 'a dictionary column has exactly "values" and "codes"')
+    values, codes = column["values"], column["codes"]
+    if not isinstance(values, list):
+        return [], ("values", "must be a JSON array")
+    if not isinstance(codes, list):
+        return [], ("codes", "must be a JSON array")
+    for index, code in enumerate(codes):
+        if type(code) is not int or not 0 <= code < len(values):
+            return [], (f"codes.{index}", f"{code!r} is not an index into values")
+    return [values[code] for code in codes], None
 
 
 def epoch_millis(value: Any) -> int | None:
@@ -129,10 +160,33 @@ def columns_of(events: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     if stamps is not None:
         millis = [epoch_millis(v) for v in stamps]
         columns["timestamp"] = [v if m is None else m for v, m in zip(stamps, millis, strict=True)]
-    ordered = {
-        n: columns[n] for n in COLUMNS if n in columns and any(v is not None for v in columns[n])
-    }
+    ordered: dict[str, Any] = {}
+    for name in COLUMNS:
+        values = columns.get(name)
+        if values is None or all(v is None for v in values):
+            continue
+        ordered[name] = _dictionary(values) if name in DICTIONARY_COLUMNS else values
     return {"schema_version": SCHEMA_VERSION, "columns": ordered}
+
+
+def _dictionary(values: list[Any]) -> list[Any] | dict[str, list[Any]]:
+    """The column dictionary-encoded when its values repeat (at most half distinct)."""
+    if len(values) < 8 or not all(v is None or type(v) is str for v in values):
+        return values
+    codes_of: dict[Any, int] = {}
+    codes = [codes_of.setdefault(v, len(codes_of)) for v in values]
+    if 2 * len(codes_of) > len(values):
+        return values
+    return {"values": list(codes_of), "codes": codes}
+
+
+class DictionaryColumn(BaseModel):
+    """A dictionary-encoded column: event i has ``values[codes[i]]``."""
+
+    model_config = ConfigDict(extra="forbid", title="DictionaryColumn")
+
+    values: list[Any] = Field(description="The distinct values of the column.")
+    codes: list[int] = Field(description="Per event, the index of its value in values.")
 
 
 class UsageColumns(BaseModel):
@@ -141,7 +195,7 @@ class UsageColumns(BaseModel):
     model_config = ConfigDict(extra="forbid", title="UsageColumns")
 
     schema_version: int = Field(1, description="Version of this schema; this build reads 1.")
-    columns: dict[str, list[Any]] = Field(
+    columns: dict[str, list[Any] | DictionaryColumn] = Field(
         description="One array per event field, all of the same length; event i is the i-th "
         "value of every column, and null (or a missing column) leaves the field out of it. "
         "Timestamps are best given as epoch milliseconds.",

@@ -13,9 +13,8 @@ every event its own verdict and index.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -43,7 +42,20 @@ from streams.rows import COMPUTED, REPORTED, UNPRICED
 Tags = Annotated[dict[TagKey, TagValue], msgspec.Meta(max_length=64)]
 Units = Annotated[dict[UnitName, UnitCount], msgspec.Meta(max_length=16)]
 _MAX_EVENTS = 100_000
-_EDGE_SPACE = re.compile(r"^ | $", re.MULTILINE)
+
+
+T = TypeVar("T")
+
+
+class Dictionary(msgspec.Struct, Generic[T], forbid_unknown_fields=True):
+    """A dictionary-encoded column (``schemas/columnar.py``)."""
+
+    values: list[T]
+    codes: list[Annotated[int, msgspec.Meta(ge=0)]]
+
+
+LabelColumn = list[Label] | Dictionary[Label]
+OptionalLabels = list[Label | None] | Dictionary[Label | None]
 
 
 class PlainColumns(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,22 +63,22 @@ class PlainColumns(msgspec.Struct, forbid_unknown_fields=True):
 
     event_id: Annotated[list[Label], msgspec.Meta(max_length=_MAX_EVENTS)]
     timestamp: list[EpochMillis]
-    provider: list[Label]
-    model: list[Label]
-    api_key_id: list[Label]
+    provider: LabelColumn
+    model: LabelColumn
+    api_key_id: LabelColumn
     input_tokens: list[Count] | UnsetType = UNSET
     output_tokens: list[Count] | UnsetType = UNSET
     cache_read_tokens: list[Count] | UnsetType = UNSET
     cache_write_tokens: list[Count] | UnsetType = UNSET
     cost_usd: list[Decimal | None] | UnsetType = UNSET
-    team: list[Label | None] | UnsetType = UNSET
-    app: list[Label | None] | UnsetType = UNSET
-    feature: list[Label | None] | UnsetType = UNSET
-    environment: list[Label | None] | UnsetType = UNSET
-    user_id: list[Label | None] | UnsetType = UNSET
+    team: OptionalLabels | UnsetType = UNSET
+    app: OptionalLabels | UnsetType = UNSET
+    feature: OptionalLabels | UnsetType = UNSET
+    environment: OptionalLabels | UnsetType = UNSET
+    user_id: OptionalLabels | UnsetType = UNSET
     tags: list[Tags | None] | UnsetType = UNSET
     units: list[Units | None] | UnsetType = UNSET
-    status: list[Status | None] | UnsetType = UNSET
+    status: list[Status | None] | Dictionary[Status | None] | UnsetType = UNSET
     latency_ms: list[Latency | None] | UnsetType = UNSET
 
 
@@ -79,8 +91,12 @@ _DECODER = msgspec.json.Decoder(PlainColumnBatch)
 
 
 def all_labels(values: list[str]) -> bool:
-    """``is_label`` for every value (msgspec checked type and length): two passes in C."""
-    return "".join(values).isprintable() and _EDGE_SPACE.search("\n".join(values)) is None
+    """``is_label`` for every value (msgspec checked type and length), in a few C passes:
+    all printable (so none holds a newline), and no space next to a line boundary."""
+    if not "".join(values).isprintable():
+        return False
+    lines = "\n".join(values)
+    return not (lines[0] == " " or lines[-1] == " " or " \n" in lines or "\n " in lines)
 
 
 class ColumnarDecoder:
@@ -112,22 +128,20 @@ class ColumnarDecoder:
         """The batch of a plain columnar message, or None to take the per-item path."""
         try:
             columns = _DECODER.decode(raw).columns
-        except (msgspec.ValidationError, msgspec.DecodeError):
+            return self._decode(columns, now_us)
+        except (msgspec.ValidationError, msgspec.DecodeError, IndexError):
             return None
+
+    def _decode(self, columns: PlainColumns, now_us: int) -> ColumnBatch | None:
         n = len(columns.event_id)
         if not n or any(
-            len(getattr(columns, name)) != n
+            _length(getattr(columns, name)) != n
             for name in columns.__struct_fields__
             if getattr(columns, name) is not UNSET
         ):
             return None
-        if not all_labels(columns.event_id):
+        if not all_labels(columns.event_id) or not self._plain_user_ids(columns.user_id):
             return None
-        user_id = columns.user_id
-        if user_id is not UNSET:
-            present = [v for v in user_id if v is not None]
-            if present and not all_labels(present):
-                return None
         factors = self._label_factors(columns, n)
         if factors is None:
             return None
@@ -172,7 +186,7 @@ class ColumnarDecoder:
     def _label_factors(self, columns: PlainColumns, n: int) -> list[Factor] | None:
         """Factors of provider (canonical names) and the label columns, or None if any
         value is not plainly valid."""
-        provider, _ = factorize(columns.provider, self._provider)
+        provider, _ = column_factor(columns.provider, self._provider)
         if None in provider.labels:
             return None
         factors = [provider]
@@ -181,13 +195,21 @@ class ColumnarDecoder:
             if values is UNSET:
                 factors.append(Factor(np.zeros(n, dtype=np.intp), [None]))
                 continue
-            factor, distinct = factorize(values)
+            factor, distinct = column_factor(values)
             if not self._labels.issuperset(distinct) and not all(
                 v is None or v in self._labels or self._known_label(v) for v in distinct
             ):
                 return None
             factors.append(factor)
         return factors
+
+    @staticmethod
+    def _plain_user_ids(user_id: OptionalLabels | UnsetType) -> bool:
+        if user_id is UNSET:
+            return True
+        values = user_id.values if isinstance(user_id, Dictionary) else user_id
+        present = [v for v in values if v is not None]
+        return not present or all_labels(present)
 
     @staticmethod
     def _counts(values: list[int] | UnsetType, n: int) -> npt.NDArray[np.int64]:
@@ -243,10 +265,34 @@ _TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_w
 _LABEL_COLUMNS = ("model", "api_key_id", "team", "app", "feature", "environment")
 
 
-def _errors(status: list[Status | None] | UnsetType, n: int) -> npt.NDArray[np.bool_]:
-    if status is UNSET or status.count(None) + status.count("ok") == n:
+def _length(column: list[Any] | Dictionary[Any]) -> int:
+    return len(column.codes) if isinstance(column, Dictionary) else len(column)
+
+
+def column_factor(
+    column: list[Any] | Dictionary[Any], transform: Callable[[Any], Any] | None = None
+) -> tuple[Factor, list[Any]]:
+    """The factor of a plain or dictionary-encoded column, and its distinct raw values.
+
+    Codes outside the dictionary raise ``IndexError``.
+    """
+    if not isinstance(column, Dictionary):
+        return factorize(column, transform)
+    values, distinct = factorize(column.values, transform)
+    codes = np.asarray(column.codes, dtype=np.intp)
+    if len(codes) and int(codes.max()) >= len(column.values):
+        raise IndexError("a code outside the dictionary")
+    return Factor(values.codes[codes], values.labels), distinct
+
+
+def _errors(
+    status: list[Status | None] | Dictionary[Status | None] | UnsetType, n: int
+) -> npt.NDArray[np.bool_]:
+    if status is UNSET or (
+        isinstance(status, list) and status.count(None) + status.count("ok") == n
+    ):
         return np.zeros(n, dtype=np.bool_)
-    factor, _ = factorize(status)
+    factor, _ = column_factor(status)
     failed = np.asarray([s is not None and s != "ok" for s in factor.labels], dtype=np.bool_)
     flags: npt.NDArray[np.bool_] = failed[factor.codes]
     return flags

@@ -21,6 +21,9 @@ from schemas.pricing import FEMTOS_PER_NANO, PriceBook, PriceCard
 from streams.column_batch import Factor, Ints
 
 _INT64_SAFE = 2**63 - 1
+Tier = tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]
+"""Tier thresholds (input tokens) and the coefficient-table row of each tier's card."""
+
 _UNPRICED_CARD = 0
 """Row 0 of the coefficient table: the zero card of events with no price."""
 
@@ -34,6 +37,7 @@ class ColumnPricer:
         self._table: npt.NDArray[np.int64] | npt.NDArray[np.object_] = np.zeros((1, 5), np.int64)
         self._largest = 0
         """The largest absolute coefficient in the table."""
+        self._days: dict[tuple[str, str, int], Tier | None] = {}
 
     def price(
         self,
@@ -80,8 +84,9 @@ class ColumnPricer:
         inp: npt.NDArray[np.int64],
     ) -> npt.NDArray[np.intp]:
         """Each event's row in the coefficient table."""
-        if len(self._index) >= 100_000:
+        if len(self._index) >= 100_000 or len(self._days) >= 100_000:
             self._index.clear()
+            self._days.clear()
             self._table = self._table[:1]
             self._largest = 0
         day = minute // 1440
@@ -92,31 +97,44 @@ class ColumnPricer:
         _, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
         inverse = inverse.reshape(-1)
         plain = np.zeros(len(firsts), dtype=np.intp)
-        special: list[tuple[int, str, str]] = []
+        tiered: list[tuple[int, Tier]] = []
+        by_minute: list[tuple[int, str, str]] = []
         for group, row in enumerate(firsts.tolist()):
             name = provider.labels[provider.codes[row]]
             model_name = model.labels[model.codes[row]]
-            if self.prices.prices_change_within_day(name, model_name):
-                special.append((group, name, model_name))
-                continue
-            thresholds, cards = self.prices.regime_at_minute(name, model_name, int(minute[row]))
-            if len(cards) <= 1:
-                plain[group] = self._card_row(cards[0]) if cards else _UNPRICED_CARD
+            at = int(minute[row])
+            tier = self._day_tier(name, model_name, at)
+            if tier is None:
+                by_minute.append((group, name, model_name))
+            elif len(tier[1]) == 1:
+                plain[group] = tier[1][0]
             else:
-                special.append((group, name, model_name))
+                tiered.append((group, tier))
         card = plain[inverse]
-        for group, name, model_name in special:
+        for group, tier in tiered:
+            rows = np.flatnonzero(inverse == group)
+            card[rows] = _pick(tier, inp[rows])
+        for group, name, model_name in by_minute:
             rows = np.flatnonzero(inverse == group)
             for at in np.unique(minute[rows]).tolist():
-                thresholds, cards = self.prices.regime_at_minute(name, model_name, at)
                 chosen = rows[minute[rows] == at]
-                if not cards:
-                    card[chosen] = _UNPRICED_CARD
-                    continue
-                table_rows = np.asarray([self._card_row(c) for c in cards], dtype=np.intp)
-                tier = np.searchsorted(np.asarray(thresholds, dtype=np.int64), inp[chosen])
-                card[chosen] = table_rows[tier]
+                card[chosen] = _pick(self._tier(name, model_name, at), inp[chosen])
         return card
+
+    def _day_tier(self, provider: str, model: str, minute: int) -> Tier | None:
+        """The tier of a (provider, model, day), or None when prices change within it."""
+        key = (provider, model, minute // 1440)
+        if key in self._days:
+            return self._days[key]
+        within_day = self.prices.prices_change_within_day(provider, model)
+        tier = None if within_day else self._tier(provider, model, minute)
+        self._days[key] = tier
+        return tier
+
+    def _tier(self, provider: str, model: str, minute: int) -> Tier:
+        thresholds, cards = self.prices.regime_at_minute(provider, model, minute)
+        rows = [self._card_row(c) for c in cards] or [_UNPRICED_CARD]
+        return np.asarray(thresholds, dtype=np.int64), np.asarray(rows, dtype=np.intp)
 
     def _card_row(self, card: PriceCard) -> int:
         row = self._index.get(card)
@@ -130,3 +148,12 @@ class ColumnPricer:
         self._table = np.vstack([table, np.asarray([values], dtype=table.dtype)])
         row = self._index[card] = len(self._table) - 1
         return row
+
+
+def _pick(tier: Tier, input_tokens: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Table rows for calls of ``input_tokens``: ``bisect_left`` on the thresholds."""
+    thresholds, rows = tier
+    if len(rows) == 1:
+        return np.full(len(input_tokens), rows[0], dtype=np.intp)
+    picked: npt.NDArray[np.intp] = rows[np.searchsorted(thresholds, input_tokens)]
+    return picked

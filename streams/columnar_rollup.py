@@ -129,9 +129,13 @@ def _sum_units(
     sizes = np.diff(np.append(starts, len(order)))
     group = np.empty(len(order), dtype=np.intp)
     group[order] = np.repeat(rank, sizes)
-    where = group.tolist()
-    for position, amounts in enumerate(chosen):
+    sums: dict[int, dict[str, int]] = {}
+    for where, amounts in zip(group.tolist(), chosen, strict=True):
         if amounts:
-            acc = totals.units.setdefault(combos[where[position]], {})
-            for name, amount in amounts.items():
-                acc[name] = acc.get(name, 0) + amount
+            into = sums.get(where)
+            if into is None:
+                sums[where] = dict(amounts)
+            else:
+                for name, amount in amounts.items():
+                    into[name] = into.get(name, 0) + amount
+    totals.units = {combos[where]: amounts for where, amounts in sums.items()}

@@ -120,7 +120,10 @@ class PartitionDedup:
             self.offsets.insert(index, offset)
             self.maxima.insert(index, message_max)
         self._prefix = []
-        self.ids[offset] = sorted(set(self.ids.get(offset, ())) | set(first_seen))
+        previous = self.ids.get(offset)
+        self.ids[offset] = sorted(
+            set(first_seen) if previous is None else set(previous) | set(first_seen)
+        )
         return orjson.dumps({"wm": self.maxima[index], "ids": self.ids[offset]})
 
     def expire(self, watermark: int) -> list[int]:

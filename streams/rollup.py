@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import add
 from typing import Any
 
 import orjson
@@ -113,25 +115,33 @@ class SeriesPartials:
 def fan_out(totals: MessageTotals, dimensions: Sequence[str] = DIMENSIONS) -> SeriesPartials:
     """Spread combination sums over every dimension's series."""
     partials = SeriesPartials()
-    fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
-    for combo, sums in totals.combos.items():
-        minute = combo[0]
-        combo_units = totals.units.get(combo)
-        for dimension, index in fields:
-            value = ORG if index is None else str(combo[index])
-            name = series_key(dimension, value)
-            buckets = partials.buckets[name]
+    buckets_of = partials.buckets
+    combos = totals.combos
+    for dimension in dimensions:
+        index = _COMBO_FIELD.get(dimension)
+        names: dict[Any, str] = {}
+        for combo, sums in combos.items():
+            value = ORG if index is None else combo[index]
+            name = names.get(value)
+            if name is None:
+                name = names[value] = series_key(dimension, str(value))
+            buckets = buckets_of[name]
+            minute = combo[0]
             current = buckets.get(minute)
-            if current is None:
-                buckets[minute] = list(sums)
-            else:
-                for i in range(N_METRICS):
-                    current[i] += sums[i]
-            if combo_units:
-                acc = partials.units.setdefault(name, {}).setdefault(minute, {})
-                for unit, amount in combo_units.items():
-                    acc[unit] = acc.get(unit, 0) + amount
+            buckets[minute] = list(sums) if current is None else list(map(add, current, sums))
+        for combo, combo_units in totals.units.items():
+            if not combo_units:
+                continue
+            name = names[ORG if index is None else combo[index]]
+            acc = partials.units.setdefault(name, {}).setdefault(combo[0], {})
+            for unit, amount in combo_units.items():
+                acc[unit] = acc.get(unit, 0) + amount
     return partials
+
+
+@lru_cache(maxsize=1 << 16)
+def _series_partition(name: str, partitions: int) -> int:
+    return partition_for(name, partitions)
 
 
 def partial_records(
@@ -144,7 +154,7 @@ def partial_records(
     """
     grouped: dict[int, dict[str, Any]] = {}
     for name, buckets in partials.buckets.items():
-        partition = partition_for(name, partitions)
+        partition = _series_partition(name, partitions)
         record = grouped.setdefault(partition, {"p": source_partition, "o": source_offset,
                                                 "s": {}, "u": {}})  # fmt: skip
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]

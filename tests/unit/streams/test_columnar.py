@@ -267,3 +267,46 @@ def test_nulls_mean_absent_and_timestamps_become_milliseconds(make_event: Make) 
     assert encode_batch([{**events[0], "colour": "red"}]).startswith(
         b'{"schema_version":1,"events"'
     )
+
+
+def test_dictionary_columns_decode_like_plain_ones(make_event: Make) -> None:
+    events = plain_events(40, make_event)
+    raw = encode_batch(events)
+    columns = orjson.loads(raw)["columns"]
+    assert set(columns["api_key_id"]) == {"values", "codes"}  # 5 keys for 40 events
+    # A hand-made dictionary may repeat values, alias providers and carry unused values.
+    columns["provider"] = {
+        "values": ["google", "openai", "gcp.gemini", "openai", "anthropic"],
+        "codes": [i % 4 for i in range(40)],
+    }
+    columns["team"] = {
+        "values": ["search", None, "ads", "search"],
+        "codes": [i % 4 for i in range(40)],
+    }
+    raw = orjson.dumps({"schema_version": 1, "columns": columns})
+    decoded = RowDecoder().decode(raw, NOW)
+    assert decoded.columns is not None
+    assert decoded.columns.team.labels.count("search") == 1
+    items = EventDecoder().split(raw).items
+    assert (
+        decoded.columns.rows() == RowDecoder().decode(encode_batch(items, columnar=False), NOW).rows
+    )
+    rows_path, columns_path = both_paths([items])
+    assert_same(rows_path, columns_path)
+
+
+@pytest.mark.parametrize(
+    ("column", "path"),
+    [
+        ({"values": ["a"], "codes": [0, 1]}, "columns.team.codes.1"),
+        ({"values": ["a"], "codes": [0, -1]}, "columns.team.codes.1"),
+        ({"values": "a", "codes": [0, 0]}, "columns.team.values"),
+        ({"values": ["a"]}, "columns.team"),
+    ],
+)
+def test_bad_dictionaries_reject_the_message(column: dict[str, Any], path: str) -> None:
+    columns = {"event_id": ["a", "b"], "team": column}
+    raw = orjson.dumps({"schema_version": 1, "columns": columns})
+    assert RowDecoder().columnar.decode(raw, NOW_MS * 1000) is None
+    [rejected] = EventDecoder().decode(raw, NOW).rejected
+    assert (rejected.index, rejected.errors[0].path) == (None, path)
