@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -194,10 +194,10 @@ class UsageColumns(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="UsageColumns")
 
-    schema_version: int = Field(1, description="Version of this schema; this build reads 1.")
+    schema_version: Literal[1] = Field(1, description="Version of this schema; this build reads 1.")
     columns: dict[str, list[Any] | DictionaryColumn] = Field(
-        description="One array per event field, all of the same length; event i is the i-th "
-        "value of every column, and null (or a missing column) leaves the field out of it. "
-        "Timestamps are best given as epoch milliseconds.",
+        description="One array per event field (or a dictionary column), all of the same "
+        "length; event i is the i-th value of every column, and null (or a missing column) "
+        "leaves the field out of it. Timestamps are best given as epoch milliseconds.",
         json_schema_extra={"propertyNames": {"enum": list(COLUMNS)}},
     )

@@ -245,7 +245,9 @@ class ColumnarDecoder:
     ) -> bool:
         """Book reported costs over computed ones; False if one is not a plain decimal."""
         cache = self._reported
-        for index, value in enumerate(reported):
+        present = np.flatnonzero(np.asarray(reported, dtype=object) != None)  # noqa: E711
+        for index in present.tolist():
+            value = reported[index]
             if value is None:
                 continue
             nanos = cache.get(value)

@@ -114,12 +114,17 @@ class PartitionDedup:
     def remember(self, offset: int, message_max: int, first_seen: list[str]) -> bytes:
         """Note a processed message; returns the record value to store under its key."""
         index = bisect.bisect_left(self.offsets, offset)
+        prefix_valid = len(self._prefix) == len(self.maxima)
         if index < len(self.offsets) and self.offsets[index] == offset:
             self.maxima[index] = max(self.maxima[index], message_max)
+            self._prefix = []
         else:
             self.offsets.insert(index, offset)
             self.maxima.insert(index, message_max)
-        self._prefix = []
+            if prefix_valid and index == len(self._prefix):  # the usual case: a new last offset
+                self._prefix.append(max(self._prefix[-1], message_max) if index else message_max)
+            else:
+                self._prefix = []
         previous = self.ids.get(offset)
         self.ids[offset] = sorted(
             set(first_seen) if previous is None else set(previous) | set(first_seen)
