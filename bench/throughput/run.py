@@ -80,9 +80,11 @@ class _Run:
         self.sources[worker.label] = source
         if rejected:
             self.say(f"[yellow]{worker.label}: {rejected} inputs rejected[/]")
+        cpu = rate.cpu_us_per_event
         self.say(
             f"{worker.label}: {rate.events:,} events in {rate.seconds:.2f}s = "
             f"[bold]{rate.eps:,.0f}[/] events/s (progress from {source})"
+            + (f"; worker CPU {cpu:.2f} µs/event" if cpu is not None else "")
         )
         worker.stop()
         return rate
