@@ -245,9 +245,7 @@ class ColumnarDecoder:
     ) -> bool:
         """Book reported costs over computed ones; False if one is not a plain decimal."""
         cache = self._reported
-        present = np.flatnonzero(np.asarray(reported, dtype=object) != None)  # noqa: E711
-        for index in present.tolist():
-            value = reported[index]
+        for index, value in enumerate(reported):
             if value is None:
                 continue
             nanos = cache.get(value)

@@ -130,7 +130,10 @@ def _sum_units(
     group = np.empty(len(order), dtype=np.intp)
     group[order] = np.repeat(rank, sizes)
     sums: dict[int, dict[str, int]] = {}
-    for where, amounts in zip(group.tolist(), chosen, strict=True):
+    present = [i for i, amounts in enumerate(chosen) if amounts]
+    where_of = group[present].tolist()
+    for position, where in zip(present, where_of, strict=True):
+        amounts = chosen[position]
         if amounts:
             into = sums.get(where)
             if into is None:
