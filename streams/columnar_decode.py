@@ -129,7 +129,7 @@ class ColumnarDecoder:
         try:
             columns = _DECODER.decode(raw).columns
             return self._decode(columns, now_us)
-        except (msgspec.ValidationError, msgspec.DecodeError, IndexError):
+        except (msgspec.ValidationError, msgspec.DecodeError, IndexError, OverflowError):
             return None
 
     def _decode(self, columns: PlainColumns, now_us: int) -> ColumnBatch | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -300,13 +301,14 @@ def test_dictionary_columns_decode_like_plain_ones(make_event: Make) -> None:
     [
         ({"values": ["a"], "codes": [0, 1]}, "columns.team.codes.1"),
         ({"values": ["a"], "codes": [0, -1]}, "columns.team.codes.1"),
+        ({"values": ["a"], "codes": [0, 10**30]}, "columns.team.codes.1"),
         ({"values": "a", "codes": [0, 0]}, "columns.team.values"),
         ({"values": ["a"]}, "columns.team"),
     ],
 )
 def test_bad_dictionaries_reject_the_message(column: dict[str, Any], path: str) -> None:
     columns = {"event_id": ["a", "b"], "team": column}
-    raw = orjson.dumps({"schema_version": 1, "columns": columns})
+    raw = json.dumps({"schema_version": 1, "columns": columns}).encode()  # big ints too
     assert RowDecoder().columnar.decode(raw, NOW_MS * 1000) is None
     [rejected] = EventDecoder().decode(raw, NOW).rejected
     assert (rejected.index, rejected.errors[0].path) == (None, path)
