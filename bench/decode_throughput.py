@@ -3,10 +3,10 @@
 Run: .venv/bin/python bench/decode_throughput.py [--events 200000]
 
 Prints events/s of the pydantic path (validate, HTTP ingest) and of the worker's hot
-path (fast item check and msgspec batch tier), for single-event messages and batches of
-1,000, with ratios against the pydantic path on single events; the per-event cost of
-pricing through a cached price card against genai-prices' own calc_price; and orjson
-parse alone as the ceiling.
+path (fast item check, msgspec batch tier and the vectorised tier on columnar batches),
+for single-event messages and batches of 1,000, with ratios against the pydantic path
+on single events; the per-event cost of pricing through a cached price card against
+genai-prices' own calc_price; and orjson parse alone as the ceiling.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from genai_prices import Usage, calc_price
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.fast_decode import RowDecoder
+from streams.producer import encode_batch
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -45,7 +46,9 @@ def events(n: int, now: datetime) -> list[dict[str, Any]]:
         out.append(
             {
                 "event_id": f"e-{i}",
-                "timestamp": (now - timedelta(seconds=rng.randrange(3600))).isoformat(),
+                "timestamp": (now - timedelta(seconds=rng.randrange(3600))).isoformat(
+                    timespec="milliseconds"
+                ),
                 "provider": provider,
                 "model": model,
                 "api_key_id": f"key-{i % 500}",
@@ -85,6 +88,7 @@ def main() -> None:
     evs = events(args.events, now)
     singles = [orjson.dumps(e) for e in evs]
     batches = [orjson.dumps(evs[i : i + 1000]) for i in range(0, len(evs), 1000)]
+    columnar = [encode_batch(evs[i : i + 1000]) for i in range(0, len(evs), 1000)]
     decoder = EventDecoder()
     decoder.decode(batches[0], now)  # warm the price cards
 
@@ -126,6 +130,13 @@ def main() -> None:
         "  batches of 1,000, msgspec batch tier",
         len(evs),
         lambda: each(lambda b: rows.decode(b, now), batches),
+        base,
+    )
+    assert all(rows.decode(b, now).columns is not None for b in columnar[:3])
+    rate(
+        "  columnar batches of 1,000, vectorised tier",
+        len(evs),
+        lambda: each(lambda b: rows.decode(b, now), columnar),
         base,
     )
     print(f"{'':<48} (ceiling {ceiling:,.0f} events/s)\n")

@@ -1,6 +1,7 @@
 """Decode one Kafka message (or HTTP body) into valid, priced events and rejected items.
 
-A message holds one event, a JSON array of events, or a ``UsageBatch`` envelope. Every
+A message holds one event, a JSON array of events, a ``UsageBatch`` envelope or a columnar
+batch (``schemas/columnar.py``, expanded here to its events). Every
 item is checked on its own: one bad event never takes its neighbours down, and every
 rejected item keeps its original bytes and a reason naming the field path and problem.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from schemas.columnar import expand_columns
 from schemas.event import SCHEMA_VERSION, UsageEvent
 from schemas.money import Nanos, usd_text
 from schemas.pricing import CostSource, PriceBook
@@ -95,18 +97,29 @@ class _NonFinite(str):
     """NaN/Infinity literals, kept so the item is rejected with a reason of its own."""
 
 
+def _is_envelope(doc: Any) -> bool:
+    """A batch envelope (events or columns) rather than one bare event."""
+    return isinstance(doc, dict) and (
+        "events" in doc or ("columns" in doc and "event_id" not in doc)
+    )
+
+
 def _items(doc: Any) -> tuple[list[Any] | None, FieldError | None]:
     if isinstance(doc, list):
         return doc, None
-    if isinstance(doc, dict) and "events" in doc:
+    if _is_envelope(doc):
         version = doc.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             return None, FieldError(
                 "schema_version", f"unsupported schema_version {version!r}; this build reads 1"
             )
-        extra = set(doc) - {"events", "schema_version"}
+        body = "events" if "events" in doc else "columns"
+        extra = set(doc) - {body, "schema_version"}
         if extra:
             return None, FieldError(sorted(extra)[0], "unknown envelope field")
+        if body == "columns":
+            items, problem = expand_columns(doc["columns"])
+            return (None, FieldError(*problem)) if problem else (items, None)
         events = doc["events"]
         if not isinstance(events, list):
             return None, FieldError("events", "must be a JSON array of events")
@@ -155,7 +168,7 @@ class EventDecoder:
         items, error = _items(doc)
         if error is not None or items is None:
             return Split([], False, Rejected(raw, (error or FieldError("", "no events"),)))
-        single = not isinstance(doc, list) and not (isinstance(doc, dict) and "events" in doc)
+        single = not isinstance(doc, list) and not _is_envelope(doc)
         return Split(items, single, None)
 
     def decode(self, raw: bytes, now: datetime) -> Decoded:

@@ -159,6 +159,22 @@ class PriceBook:
         self, provider: str, model: str, minute: int, input_tokens: int = 0
     ) -> PriceCard | None:
         """``card`` for a call in epoch minute ``minute`` (the worker's hot path)."""
+        thresholds, cards = self.regime_at_minute(provider, model, minute)
+        if len(cards) == 1:
+            return cards[0]
+        if not cards:
+            return None
+        return cards[bisect.bisect_left(thresholds, input_tokens)]
+
+    def regime_at_minute(
+        self, provider: str, model: str, minute: int
+    ) -> tuple[tuple[int, ...], tuple[PriceCard, ...]]:
+        """The tier thresholds and cards in force in epoch minute ``minute``.
+
+        No card: the model has no price. One card: every call pays it. Otherwise a call
+        with ``input_tokens`` pays ``cards[bisect_left(thresholds, input_tokens)]``. The
+        answer holds for the whole UTC day unless ``prices_change_within_day``.
+        """
         day_key = (provider, model, _EPOCH_ORDINAL + minute // 1440)
         regime = self._regimes.get(day_key)
         if regime is None:
@@ -168,12 +184,12 @@ class PriceBook:
             regime = self._regimes.get(minute_key) or self._resolve_minute(
                 minute_key, _EPOCH + timedelta(minutes=minute)
             )
-        thresholds, cards = regime
-        if len(cards) == 1:
-            return cards[0]
-        if not cards:
-            return None
-        return cards[bisect.bisect_left(thresholds, input_tokens)]
+        return regime
+
+    def prices_change_within_day(self, provider: str, model: str) -> bool:
+        """True for models with time-of-day (off-peak) prices."""
+        entry = self.model_entry(provider, model)
+        return entry is not None and entry.time_of_day
 
     def _resolve_day(self, day_key: tuple[Any, ...], when: datetime) -> _Regime:
         entry = self.model_entry(day_key[0], day_key[1])

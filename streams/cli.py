@@ -313,6 +313,10 @@ def bench_throughput(
     naive_store: Annotated[
         str, typer.Option(help="Table store of the naive Faust baseline.")
     ] = "rocksdb://",
+    columnar: Annotated[
+        bool,
+        typer.Option(help="Batched messages as columnar batches (else {'events': [...]})."),
+    ] = True,
     keep_dir: Annotated[bool, typer.Option(help="Keep the run's logs and state.")] = False,
 ) -> None:
     """Consumption throughput per worker process: spendwatch on batched and on single-event
@@ -328,6 +332,7 @@ def bench_throughput(
         batch_size=batch_size,
         bootstrap=bootstrap,
         naive_store=naive_store,
+        columnar=columnar,
         keep_dir=keep_dir,
     )
     _run_bench(lambda: summary_line(run_benchmark(config)))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from streams.fast_decode import Row
+from streams.rows import Row
 
 
 def record_key(partition: int, offset: int) -> str:
@@ -36,6 +36,15 @@ def parse_record_key(key: str) -> tuple[int, int]:
 @dataclass(slots=True)
 class Filtered:
     rows: list[Row]
+    duplicates: int
+    first_seen: list[str]
+
+
+@dataclass(slots=True)
+class IdFilter:
+    """Which events of a message count: ``kept`` positions (None: all of them)."""
+
+    kept: list[int] | None
     duplicates: int
     first_seen: list[str]
 
@@ -72,34 +81,54 @@ class PartitionDedup:
         return self._prefix[index - 1]
 
     def filter(self, rows: Iterable[Row], offset: int) -> Filtered:
+        rows = list(rows)
+        verdict = self.filter_ids([row[0] for row in rows], offset)
+        if verdict.kept is not None:
+            rows = [rows[i] for i in verdict.kept]
+        return Filtered(rows, verdict.duplicates, verdict.first_seen)
+
+    def filter_ids(self, event_ids: list[str], offset: int) -> IdFilter:
+        """``filter`` on a message's event ids, in message order.
+
+        The usual message (ids all new and distinct) costs two set operations in C.
+        """
         seen = self.first_seen
+        distinct = dict.fromkeys(event_ids)
+        if len(distinct) == len(event_ids) and seen.keys().isdisjoint(distinct):
+            seen.update(dict.fromkeys(distinct, offset))
+            return IdFilter(None, 0, list(distinct))
         in_message: set[str] = set()
-        kept: list[Row] = []
+        kept: list[int] = []
         first: list[str] = []
-        duplicates = 0
-        for row in rows:
-            event_id = row[0]
+        for index, event_id in enumerate(event_ids):
             where = seen.get(event_id)
             if event_id in in_message or (where is not None and where < offset):
-                duplicates += 1
                 continue
             in_message.add(event_id)
-            kept.append(row)
+            kept.append(index)
             if where is None or where > offset:
                 seen[event_id] = offset
                 first.append(event_id)
-        return Filtered(kept, duplicates, first)
+        return IdFilter(kept, len(event_ids) - len(kept), first)
 
     def remember(self, offset: int, message_max: int, first_seen: list[str]) -> bytes:
         """Note a processed message; returns the record value to store under its key."""
         index = bisect.bisect_left(self.offsets, offset)
+        prefix_valid = len(self._prefix) == len(self.maxima)
         if index < len(self.offsets) and self.offsets[index] == offset:
             self.maxima[index] = max(self.maxima[index], message_max)
+            self._prefix = []
         else:
             self.offsets.insert(index, offset)
             self.maxima.insert(index, message_max)
-        self._prefix = []
-        self.ids[offset] = sorted(set(self.ids.get(offset, ())) | set(first_seen))
+            if prefix_valid and index == len(self._prefix):  # the usual case: a new last offset
+                self._prefix.append(max(self._prefix[-1], message_max) if index else message_max)
+            else:
+                self._prefix = []
+        previous = self.ids.get(offset)
+        self.ids[offset] = sorted(
+            set(first_seen) if previous is None else set(previous) | set(first_seen)
+        )
         return orjson.dumps({"wm": self.maxima[index], "ids": self.ids[offset]})
 
     def expire(self, watermark: int) -> list[int]:

@@ -6,14 +6,9 @@ whose pydantic model has the last word. The fast path only ever accepts what the
 accepts, with the same values (a property test holds it to that), so the worker,
 ``spendwatch validate`` and the HTTP ingest give every input the same verdict.
 
-A row is a plain tuple, in ``ROW_FIELDS`` order::
-
-    (event_id, minute, provider, model, api_key_id, team, app, feature, environment,
-     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-     cost_nanos, cost_source, is_error, units)
-
-``minute`` is the event time in whole minutes since the epoch; ``cost_source`` is one of
-``REPORTED``, ``COMPUTED``, ``UNPRICED``; ``units`` is a dict or None.
+Rows are described in ``streams/rows.py``. A columnar batch message takes the
+vectorised tier (``streams/columnar_decode.py``) and comes back as one ``ColumnBatch``
+instead of rows.
 """
 
 from __future__ import annotations
@@ -25,9 +20,10 @@ from typing import Any
 
 from schemas.decode import Decoded, EventDecoder, PricedEvent, Rejected
 from schemas.event import MAX_TOKENS
-from schemas.pricing import CostSource
 from schemas.providers import normalize_provider
 from streams.batch_decode import PlainEvent, plain_batch
+from streams.column_batch import ColumnBatch
+from streams.columnar_decode import ColumnarDecoder
 from streams.field_checks import (
     is_label,
     plain_latency,
@@ -35,16 +31,7 @@ from streams.field_checks import (
     plain_units,
     reported_nanos,
 )
-
-ROW_FIELDS = (
-    "event_id", "minute", "provider", "model", "api_key_id", "team", "app", "feature",
-    "environment", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_nanos", "cost_source", "is_error", "units",
-)  # fmt: skip
-Row = tuple[Any, ...]
-REPORTED, COMPUTED, UNPRICED = 0, 1, 2
-SOURCE_CODES = {CostSource.REPORTED: REPORTED, CostSource.COMPUTED: COMPUTED,
-                CostSource.UNPRICED: UNPRICED}  # fmt: skip
+from streams.rows import COMPUTED, REPORTED, SOURCE_CODES, UNPRICED, Row
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_EPOCH_MS = 32_503_680_000_000
@@ -67,6 +54,12 @@ class DecodedRows:
     rejected: list[Rejected] = field(default_factory=list)
     slow_path: int = 0
     """Items the fast path deferred to pydantic (for metrics and tuning)."""
+    columns: ColumnBatch | None = None
+    """A columnar message's events, when the vectorised tier took it (``rows`` is empty)."""
+
+    def all_rows(self) -> list[Row]:
+        """Every valid event as a row, whichever tier decoded the message."""
+        return self.columns.rows() if self.columns is not None else self.rows
 
 
 class RowDecoder:
@@ -82,10 +75,23 @@ class RowDecoder:
         """Epoch second by a timestamp's first 19 chars plus its zone."""
         self._providers: dict[Any, str] = {}
         self._labels: set[str] = set()
+        self.columnar = ColumnarDecoder(
+            self.prices,
+            skew_us=self._skew_us,
+            age_us=self._age_us,
+            labels=self._labels,
+            known_label=self._known_label,
+            provider=self._cached_provider,
+        )
 
     def decode(self, raw: bytes, now: datetime) -> DecodedRows:
         now_us = (now - _EPOCH) // timedelta(microseconds=1)
         if len(raw) <= self.events.limits.max_message_bytes:
+            if b'"columns"' in raw[:48]:
+                columns = self.columnar.decode(raw, now_us)
+                if columns is not None:
+                    return DecodedRows(columns=columns)
+                return self.decode_items(raw, now, now_us)
             plain = plain_batch(raw)
             if plain is not None:
                 rows = self.plain_rows(plain, now_us)
@@ -245,6 +251,9 @@ class RowDecoder:
             self._labels.clear()
         self._labels.add(value)
         return True
+
+    def _cached_provider(self, value: Any) -> str | None:
+        return self._providers.get(value) or self._provider(value)
 
     def _provider(self, value: Any) -> str | None:
         if type(value) is not str:

@@ -1,9 +1,10 @@
 """Stage one: usage messages to per-series partial buckets (the ``ingest`` agent).
 
-Per message: decode and price (``RowDecoder``), dead-letter what is invalid, drop
-duplicate event ids (``PartitionDedup``), sum per combination and fan out to series
-(``rollup``), send one partial record per buckets-topic partition, and store the
-message's dedup record in a changelogged table. Validation uses the message's Kafka
+Per message: decode and price (``RowDecoder``; a columnar message stays in columns),
+dead-letter what is invalid, drop duplicate event ids (``PartitionDedup``), sum per
+combination (``rollup``, or ``columnar_rollup`` for columns) and fan out to series, send
+one partial record per buckets-topic partition, and store the message's dedup record in
+a changelogged table. Validation uses the message's Kafka
 timestamp as "now", so a replay decides exactly as the first run did.
 """
 
@@ -14,14 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from faust.types import EventT, StreamT
 
+from streams.columnar_rollup import sum_columns
 from streams.dead_letter import dead_letter_record
 from streams.dedup import PartitionDedup, parse_record_key, record_key
-from streams.fast_decode import RowDecoder
+from streams.fast_decode import DecodedRows, RowDecoder
 from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
-from streams.rollup import fan_out, partial_records, sum_rows
+from streams.rollup import MessageTotals, fan_out, partial_records, sum_rows
+from streams.rows import REPORTED
 from streams.settings import WorkerSettings
 
 
@@ -63,6 +67,25 @@ class IngestStage:
             self.partitions[partition] = state
         return state
 
+    def _count(
+        self, decoded: DecodedRows, dedup: PartitionDedup, offset: int
+    ) -> tuple[MessageTotals, list[str], int, int]:
+        """Totals of the message's events that count, the event ids it counted first,
+        how many duplicates it dropped and how many counted events had reported costs."""
+        watermark = dedup.watermark_before(offset)
+        lateness, bucket = self.settings.lateness_minutes, self.settings.bucket_minutes
+        batch = decoded.columns
+        if batch is not None:
+            verdict = dedup.filter_ids(batch.event_id, offset)
+            totals = sum_columns(batch, verdict.kept, watermark, lateness, bucket)
+            sources = batch.cost_source if verdict.kept is None else batch.cost_source[verdict.kept]
+            reported = int(np.count_nonzero(sources == REPORTED))
+            return totals, verdict.first_seen, verdict.duplicates, reported
+        filtered = dedup.filter(decoded.rows, offset)
+        totals = sum_rows(filtered.rows, watermark, lateness, bucket)
+        reported = sum(1 for row in filtered.rows if row[14] == REPORTED)
+        return totals, filtered.first_seen, filtered.duplicates, reported
+
     async def process(self, event: EventT[bytes]) -> None:
         message = event.message
         partition, offset = message.partition, message.offset
@@ -81,22 +104,21 @@ class IngestStage:
                 ),
             )
         dedup = self._partition(partition)
-        filtered = dedup.filter(self.owners.attribute(decoded.rows), offset)
-        totals = sum_rows(
-            filtered.rows,
-            dedup.watermark_before(offset),
-            self.settings.lateness_minutes,
-            self.settings.bucket_minutes,
-        )
-        self.metrics.observe_rows(decoded, filtered.rows, filtered.duplicates, totals.late)
+        totals, first_seen, duplicates, reported = self._count(decoded, dedup, offset)
+        totals = self.owners.attribute_totals(totals)
+        self.metrics.observe(decoded, totals, reported, duplicates)
         partials = fan_out(totals, self.settings.dimensions)
         records = partial_records(partials, partition, offset, self.settings.series_partitions)
         for target, value in records.items():
             await self.buckets_topic.send(key=str(target).encode(), value=value, partition=target)
-        if decoded.rows:
-            message_max = max(row[1] for row in decoded.rows)
+        message_max = (
+            decoded.columns.max_minute
+            if decoded.columns is not None
+            else max((row[1] for row in decoded.rows), default=-1)
+        )
+        if message_max >= 0:
             self.dedup_table[record_key(partition, offset).encode()] = dedup.remember(
-                offset, message_max, filtered.first_seen
+                offset, message_max, first_seen
             )
         for old in dedup.expire(totals.watermark):
             key = record_key(partition, old).encode()

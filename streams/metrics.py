@@ -6,7 +6,9 @@ from collections import Counter as Tally
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from streams.fast_decode import COMPUTED, REPORTED, UNPRICED, DecodedRows, Row
+from streams.fast_decode import DecodedRows
+from streams.rollup import CALLS, COST, UNPRICED_CALLS, MessageTotals
+from streams.rows import COMPUTED, REPORTED, UNPRICED
 
 METRICS_PATH = "/metrics"
 """Where a worker serves its Prometheus metrics."""
@@ -80,22 +82,26 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
-    def observe_rows(
-        self, decoded: DecodedRows, counted: list[Row], duplicates: int, late: int
+    def observe(
+        self, decoded: DecodedRows, totals: MessageTotals, reported: int, duplicates: int
     ) -> None:
-        """One message's outcome: rows counted, duplicates, late rows and rejects."""
+        """One message's outcome, from its totals: events counted by cost source, spend,
+        unpriced models, duplicates, late events and rejects."""
         self.messages.inc()
-        self.counted_events += len(counted)
-        sources: Tally[int] = Tally()
-        nanos = 0
+        counted = unpriced_calls = nanos = 0
         unpriced: Tally[tuple[str, str]] = Tally()
-        for row in counted:
-            nanos += row[13]
-            sources[row[14]] += 1
-            if row[14] == UNPRICED:
-                unpriced[(row[2], row[3])] += 1
-        for code, count in sources.items():
-            self.events.labels(_SOURCE_NAMES[code]).inc(count)
+        for combo, sums in totals.combos.items():
+            counted += sums[CALLS]
+            nanos += sums[COST]
+            if sums[UNPRICED_CALLS]:
+                unpriced_calls += sums[UNPRICED_CALLS]
+                unpriced[(combo[6], combo[5])] += sums[UNPRICED_CALLS]
+        self.counted_events += counted
+        by_source = {REPORTED: reported, UNPRICED: unpriced_calls,
+                     COMPUTED: counted - reported - unpriced_calls}  # fmt: skip
+        for code, count in by_source.items():
+            if count:
+                self.events.labels(_SOURCE_NAMES[code]).inc(count)
         for (provider, model), count in unpriced.items():
             self.unpriced.labels(provider, model).inc(count)
         for rejected in decoded.rejected:
@@ -103,8 +109,8 @@ class WorkerMetrics:
             self.rejected.labels(path.split(".")[0] or "message").inc()
         if duplicates:
             self.duplicates.inc(duplicates)
-        if late:
-            self.late.inc(late)
+        if totals.late:
+            self.late.inc(totals.late)
         if decoded.slow_path:
             self.slow_path.inc(decoded.slow_path)
         if nanos:

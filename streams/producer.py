@@ -2,9 +2,10 @@
 
 Events are validated before they leave the process (a bad event raises at ``send``),
 grouped per target partition (murmur2 of ``api_key_id``, as Kafka's own partitioner),
-and sent as one ``UsageBatch`` message per partition when a batch is full or its linger
-has passed. The Kafka producer is idempotent with ``acks=all`` (``idempotent=False`` for
-brokers without idempotent producers, such as the demo's Tansu); ``close`` flushes.
+and sent as one batch message per partition when a batch is full or its linger has
+passed: a columnar batch by default (``columnar=False`` sends ``{"events": [...]}``).
+The Kafka producer is idempotent with ``acks=all`` (``idempotent=False`` for brokers
+without idempotent producers, such as the demo's Tansu); ``close`` flushes.
 
 >>> async def main():                                   # doctest: +SKIP
 ...     async with UsageProducer("127.0.0.1:9092") as producer:
@@ -28,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
+from schemas.columnar import columns_of
 from schemas.event import UsageEvent
 
 T = TypeVar("T")
@@ -38,8 +40,15 @@ def partition_for(api_key_id: str, partitions: int) -> int:
     return int((murmur2(api_key_id.encode()) & 0x7FFFFFFF) % partitions)
 
 
-def encode_batch(events: Iterable[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"schema_version": 1, "events": list(events)})
+def encode_batch(events: Iterable[Mapping[str, Any]], *, columnar: bool = True) -> bytes:
+    """One batch message: columnar (``schemas/columnar.py``) unless ``columnar`` is False
+    or an event has something columns cannot say exactly; else ``{"events": [...]}``."""
+    events = list(events)
+    if columnar:
+        batch = columns_of(events)
+        if batch is not None:
+            return orjson.dumps(batch)
+    return orjson.dumps({"schema_version": 1, "events": events})
 
 
 class UsageProducer:
@@ -57,6 +66,7 @@ class UsageProducer:
         retry_backoff_s: float = 0.2,
         validate: bool = True,
         idempotent: bool = True,
+        columnar: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
@@ -67,6 +77,7 @@ class UsageProducer:
         self.retry_backoff_s = retry_backoff_s
         self.validate = validate
         self.idempotent = idempotent
+        self.columnar = columnar
         self._producer: AIOKafkaProducer | None = None
         self._partitions = 0
         self._buffers: dict[int, list[dict[str, Any]]] = {}
@@ -147,7 +158,7 @@ class UsageProducer:
 
     async def _send_batch(self, partition: int, events: list[dict[str, Any]]) -> None:
         assert self._producer is not None
-        value = encode_batch(events)
+        value = encode_batch(events, columnar=self.columnar)
         key = str(events[0]["api_key_id"]).encode()
         for attempt in range(self.retries + 1):
             try:

@@ -17,12 +17,14 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from operator import add
 from typing import Any
 
 import orjson
 
-from streams.fast_decode import UNPRICED, Row
 from streams.producer import partition_for
+from streams.rows import UNPRICED, Row
 
 METRICS = (
     "cost_nanos", "calls", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -145,51 +147,60 @@ def fan_out(
 ) -> SeriesPartials:
     """Spread combination sums over every dimension's series, noting top contributors."""
     partials = SeriesPartials()
-    fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
-    contributing = [i for i, d in enumerate(dimensions) if d in contributor_dimensions]
-    described = [i for i, d in enumerate(dimensions) if d != ATTRIBUTION]
-    for combo, sums in totals.combos.items():
-        minute = combo[0]
-        combo_units = totals.units.get(combo)
-        names = []
-        for dimension, index in fields:
-            if dimension == ATTRIBUTION:
-                value = attribution_value(combo)
-            else:
-                value = ORG if index is None else str(combo[index])
-            name = series_key(dimension, value)
-            names.append(name)
-            buckets = partials.buckets[name]
+    buckets_of = partials.buckets
+    combos = totals.combos
+    aligned: dict[str, list[str]] = {}
+    """Per dimension, the series name of each combination, in ``combos`` order."""
+    for dimension in dimensions:
+        index = _COMBO_FIELD.get(dimension)
+        whole = dimension == ATTRIBUTION
+        names: dict[Any, str] = {}
+        in_order = aligned[dimension] = []
+        for combo, sums in combos.items():
+            value = combo if whole else (ORG if index is None else combo[index])
+            name = names.get(value)
+            if name is None:
+                text = attribution_value(combo) if whole else str(value)
+                name = names[value] = series_key(dimension, text)
+            in_order.append(name)
+            buckets = buckets_of[name]
+            minute = combo[0]
             current = buckets.get(minute)
-            if current is None:
-                buckets[minute] = list(sums)
-            else:
-                for i in range(N_METRICS):
-                    current[i] += sums[i]
-            if combo_units:
-                acc = partials.units.setdefault(name, {}).setdefault(minute, {})
-                for unit, amount in combo_units.items():
-                    acc[unit] = acc.get(unit, 0) + amount
-        if contributing and sums[0]:
-            _contribute(partials.contributors, minute, names, contributing, described, sums[0])
-    _keep_top(partials.contributors)
+            buckets[minute] = list(sums) if current is None else list(map(add, current, sums))
+        for combo, combo_units in totals.units.items():
+            if not combo_units:
+                continue
+            name = names[combo if whole else (ORG if index is None else combo[index])]
+            acc = partials.units.setdefault(name, {}).setdefault(combo[0], {})
+            for unit, amount in combo_units.items():
+                acc[unit] = acc.get(unit, 0) + amount
+    contributing = [aligned[d] for d in dimensions if d in contributor_dimensions]
+    if contributing:
+        described = [aligned[d] for d in dimensions if d != ATTRIBUTION]
+        _contribute(partials.contributors, list(combos.items()), described, contributing)
+        _keep_top(partials.contributors)
     return partials
 
 
 def _contribute(
     target: dict[str, dict[int, dict[str, int]]],
-    minute: int,
-    names: list[str],
-    contributing: list[int],
-    described: list[int],
-    cost: int,
+    combos: list[tuple[Combo, list[int]]],
+    described: list[list[str]],
+    contributing: list[list[str]],
 ) -> None:
-    parts = [names[i] for i in contributing]
-    for name in (names[i] for i in described):
-        acc = target.setdefault(name, {}).setdefault(minute, {})
-        for part in parts:
-            if part != name:
-                acc[part] = acc.get(part, 0) + cost
+    """Each described series gets the cost of every contributing series inside it."""
+    for position, (combo, sums) in enumerate(combos):
+        cost = sums[0]
+        if not cost:
+            continue
+        minute = combo[0]
+        parts = [names[position] for names in contributing]
+        for names in described:
+            name = names[position]
+            acc = target.setdefault(name, {}).setdefault(minute, {})
+            for part in parts:
+                if part != name:
+                    acc[part] = acc.get(part, 0) + cost
 
 
 def _keep_top(contributors: dict[str, dict[int, dict[str, int]]]) -> None:
@@ -216,6 +227,11 @@ def top_contributors(acc: dict[str, int], keep: int = TOP_CONTRIBUTORS) -> dict[
     return kept
 
 
+@lru_cache(maxsize=1 << 16)
+def _series_partition(name: str, partitions: int) -> int:
+    return partition_for(name, partitions)
+
+
 def partial_records(
     partials: SeriesPartials, source_partition: int, source_offset: int, partitions: int
 ) -> dict[int, bytes]:
@@ -226,7 +242,7 @@ def partial_records(
     """
     grouped: dict[int, dict[str, Any]] = {}
     for name, buckets in partials.buckets.items():
-        partition = partition_for(name, partitions)
+        partition = _series_partition(name, partitions)
         record = grouped.setdefault(partition, {"p": source_partition, "o": source_offset,
                                                 "s": {}, "u": {}})  # fmt: skip
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]

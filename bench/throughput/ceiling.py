@@ -1,7 +1,8 @@
 """The raw ceiling: what any Python consumer of the batched topic pays at least.
 
-An in-process aiokafka consumer that only ``orjson.loads`` the envelope messages and sums
-``input_tokens``, timed like a worker: from the first records it read to the last.
+An in-process aiokafka consumer that only ``orjson.loads`` the batch messages (columnar
+or envelopes) and sums ``input_tokens``, timed like a worker: from the first records it
+read to the last.
 """
 
 from __future__ import annotations
@@ -51,9 +52,14 @@ async def raw_ceiling(
                 continue
             for records in fetched.values():
                 for record in records:
-                    batch = orjson.loads(record.value)["events"]
-                    events += len(batch)
-                    tokens += sum(e["input_tokens"] for e in batch)
+                    batch = orjson.loads(record.value)
+                    if "columns" in batch:
+                        columns = batch["columns"]
+                        events += len(columns["event_id"])
+                        tokens += sum(columns.get("input_tokens", ()))
+                    else:
+                        events += len(batch["events"])
+                        tokens += sum(e.get("input_tokens", 0) for e in batch["events"])
             samples.append((time.perf_counter(), events))
     finally:
         await consumer.stop()

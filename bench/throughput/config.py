@@ -23,6 +23,8 @@ class BenchConfig:
     bootstrap: str | None = None
     """Use this broker; None starts one with scripts/kafka-local and stops it after."""
     naive_store: str = "rocksdb://"
+    columnar: bool = True
+    """Batched messages as columnar batches; False sends ``{"events": [...]}`` envelopes."""
     seed: int = 0
     keep_dir: bool = False
 

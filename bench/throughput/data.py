@@ -80,9 +80,11 @@ async def produce_inputs(
     single_events: int,
     partitions: int,
     batch_size: int,
+    columnar: bool = True,
 ) -> Produced:
-    """Produce every event to ``batched_topic`` in envelopes, the first ``single_events``
-    also one per message to ``single_topic``; return once Kafka acknowledged all."""
+    """Produce every event to ``batched_topic`` in batches (columnar unless ``columnar`` is
+    False), the first ``single_events`` also one per message to ``single_topic``; return
+    once Kafka acknowledged all."""
     from aiokafka import AIOKafkaProducer
 
     stats = Produced()
@@ -104,6 +106,7 @@ async def produce_inputs(
             batch_size=batch_size,
             single_events=single_events,
             counts=stats,
+            columnar=columnar,
         ):
             topic = single_topic if single else batched_topic
             pending.append(

@@ -77,6 +77,18 @@ class WorkerProcess:
     def exit_code(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the worker used so far; None where
+        ``/proc`` cannot tell (not Linux, or the process is gone)."""
+        if self.proc is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         """SIGTERM (Faust shuts down cleanly), then SIGKILL to its process group."""
         proc = self.proc

@@ -36,31 +36,50 @@ class Rate:
     seconds: float
     lower_bound: bool = False
     """True when every event arrived within one poll: the time includes start-up."""
+    cpu_seconds: float | None = None
+    """CPU time the worker process used over the same span, when known."""
+
+    @property
+    def cpu_us_per_event(self) -> float | None:
+        """What an event cost the worker in CPU time: unlike the rate, it does not move
+        with how much of a core other work left to the worker."""
+        if self.cpu_seconds is None or self.events <= 0:
+            return None
+        return self.cpu_seconds / self.events * 1e6
 
     @property
     def eps(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
 
 
-def rate_from_samples(samples: Sequence[Sample]) -> Rate:
+def rate_from_samples(samples: Sequence[Sample], cpu: Sequence[float | None] | None = None) -> Rate:
     """Events per second from the first sample that counted anything to the last sample.
 
     Samples are (time, cumulative count) in time order, the first one counting 0. The
     events counted at the first non-zero sample were processed before the clock started,
     so they are left out; if that sample already holds every event, the span falls back to
-    the last zero sample before it and the rate is a lower bound.
+    the last zero sample before it and the rate is a lower bound. ``cpu``, aligned with
+    ``samples``, is the worker's CPU time at each sample; the rate then carries the CPU
+    time of the same span.
     """
     if len(samples) < 2 or samples[-1][1] <= 0:
         raise BenchError("no events were counted")
     end_t, end_n = samples[-1]
     first = next(i for i, (_, n) in enumerate(samples) if n > 0)
+    start = first
     start_t, start_n = samples[first]
-    if start_n >= end_n:
-        start_t, start_n = samples[first - 1] if first > 0 else (start_t, 0)
+    lower_bound = start_n >= end_n
+    if lower_bound:
+        start = max(first - 1, 0)
+        start_t, start_n = samples[start] if first > 0 else (start_t, 0)
         if end_t <= start_t:
             raise BenchError("no time elapsed between the samples")
-        return Rate(end_n - start_n, end_t - start_t, lower_bound=True)
-    return Rate(end_n - start_n, end_t - start_t)
+    cpu_seconds = None
+    if cpu is not None:
+        begin, finish = cpu[start], cpu[-1]
+        if begin is not None and finish is not None:
+            cpu_seconds = finish - begin
+    return Rate(end_n - start_n, end_t - start_t, lower_bound, cpu_seconds)
 
 
 def worker_timeout_s(events: int, per_second: float) -> float:
@@ -144,6 +163,7 @@ def measure_worker(
     launched = time.perf_counter()
     worker.start()
     samples: list[Sample] = [(launched, 0)]
+    cpu: list[float | None] = [0.0]
     last_change = launched
     last_report = launched
     rejected = 0
@@ -159,9 +179,11 @@ def measure_worker(
             events, rejected = reading
             if events != samples[-1][1]:
                 samples.append((now, events))
+                cpu.append(worker.cpu_seconds())
                 last_change = now
             elif len(samples) == 1:
                 samples[0] = (now, 0)  # still nothing counted: the clock starts later
+                cpu[0] = worker.cpu_seconds()
             if events + rejected >= target and events > 0:
                 break
             if now - last_report >= 5.0:
@@ -177,4 +199,4 @@ def measure_worker(
                 f"stalled at {samples[-1][1]:,} of {target:,} events for {STALL_S:.0f}s"
             )
         time.sleep(POLL_INTERVAL_S)
-    return rate_from_samples(samples), probe.source or "?", rejected
+    return rate_from_samples(samples, cpu), probe.source or "?", rejected

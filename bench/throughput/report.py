@@ -56,6 +56,8 @@ def build_summary(
         "partitions": partitions,
         "seconds": {name: round(rate.seconds, 3) for name, rate in rates.items()},
     }
+    cpu = {name: rate.cpu_us_per_event for name, rate in rates.items()}
+    summary["cpu_us_per_event"] = {k: round(v, 2) for k, v in cpu.items() if v is not None}
     bounds = [name for name, rate in rates.items() if rate.lower_bound]
     if bounds:
         summary["lower_bounds"] = bounds

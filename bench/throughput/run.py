@@ -80,9 +80,11 @@ class _Run:
         self.sources[worker.label] = source
         if rejected:
             self.say(f"[yellow]{worker.label}: {rejected} inputs rejected[/]")
+        cpu = rate.cpu_us_per_event
         self.say(
             f"{worker.label}: {rate.events:,} events in {rate.seconds:.2f}s = "
             f"[bold]{rate.eps:,.0f}[/] events/s (progress from {source})"
+            + (f"; worker CPU {cpu:.2f} µs/event" if cpu is not None else "")
         )
         worker.stop()
         return rate
@@ -138,7 +140,8 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
     batched_topic = f"{run.batched_prefix}usage"
     single_topic = f"{run.single_prefix}usage"
 
-    say(f"producing {n:,} events in batches of {cfg.batch_size} and {n_single:,} single ...")
+    form = "columnar batches" if cfg.columnar else '{"events": [...]} batches'
+    say(f"producing {n:,} events in {form} of {cfg.batch_size} and {n_single:,} single ...")
     produced = asyncio.run(
         produce_inputs(
             run.bootstrap,
@@ -148,6 +151,7 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
             single_events=n_single,
             partitions=cfg.partitions,
             batch_size=cfg.batch_size,
+            columnar=cfg.columnar,
         )
     )
     say(
@@ -177,6 +181,7 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
         extra={
             "batched_messages": produced.messages,
             "naive_faust_store": cfg.naive_store,
+            "batch_format": "columns" if cfg.columnar else "events",
             "progress_source": run.sources,
             "produce_seconds": round(produced.seconds, 2),
         },

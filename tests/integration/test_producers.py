@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer
 
+from schemas.decode import EventDecoder
 from streams.ingest_http import create_ingest_app
 from streams.producer import SyncUsageProducer, UsageProducer
 from streams.settings import WorkerSettings
@@ -24,6 +25,11 @@ from streams.topics import ensure_topics
 from tests.support.worker_process import WorkerProcess
 
 Make = Callable[..., dict[str, Any]]
+
+
+def batch_events(raw: bytes) -> list[Any]:
+    """The events of a batch message, columnar or not."""
+    return EventDecoder().split(raw).items
 
 
 async def read_topic(bootstrap: str, topic: str, count: int, seconds: float = 60) -> list[Any]:
@@ -69,9 +75,10 @@ async def test_sdk_batches_per_partition_and_the_worker_counts_every_event(
     assert p.sent_events == 700
     assert p.sent_messages < 100  # batched, not one message per event
     messages = await read_topic(settings.bootstrap, settings.usage_topic, p.sent_messages)
-    assert sum(len(orjson.loads(m.value)["events"]) for m in messages) == 700
+    assert all("columns" in orjson.loads(m.value) for m in messages)  # columnar by default
+    assert sum(len(batch_events(m.value)) for m in messages) == 700
     for m in messages:  # every event of a message belongs on that message's partition
-        keys = {e["api_key_id"] for e in orjson.loads(m.value)["events"]}
+        keys = {e["api_key_id"] for e in batch_events(m.value)}
         assert all(m.partition == _partition(k) for k in keys)
     for i in range(7):
         row = await wait_for_key(worker, f"sdk-{i}", 100)
@@ -101,7 +108,7 @@ def test_sync_producer_flushes_on_close(settings: WorkerSettings, make_event: Ma
         for _ in range(5):
             producer.send(make_event(api_key_id="sync-key"))
     messages = asyncio.run(read_topic(settings.bootstrap, settings.usage_topic, 1))
-    assert sum(len(orjson.loads(m.value)["events"]) for m in messages) == 5
+    assert sum(len(batch_events(m.value)) for m in messages) == 5
 
 
 @pytest.fixture
@@ -194,4 +201,4 @@ def test_produce_command_replays_a_file(
     assert "sent 30 events; 1 invalid" in result.stderr
     assert "line 31" in result.stderr
     messages = asyncio.run(read_topic(settings.bootstrap, settings.usage_topic, 1))
-    assert sum(len(orjson.loads(m.value)["events"]) for m in messages) == 30
+    assert sum(len(batch_events(m.value)) for m in messages) == 30

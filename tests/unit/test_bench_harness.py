@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +18,7 @@ import pytest
 from bench.throughput import BenchConfig, BenchError, summary_line
 from bench.throughput.data import synthetic_events
 from bench.throughput.messages import BatchAssembler, batch_messages, envelope, single_message
-from bench.throughput.processes import free_port
+from bench.throughput.processes import WorkerProcess, free_port
 from bench.throughput.progress import (
     ProgressProbe,
     Rate,
@@ -24,6 +27,7 @@ from bench.throughput.progress import (
     worker_timeout_s,
 )
 from bench.throughput.report import build_summary
+from schemas.decode import EventDecoder
 from schemas.event import UsageBatch, UsageEvent
 from streams.producer import partition_for
 
@@ -46,17 +50,20 @@ def test_envelope_equals_orjson_of_the_batch() -> None:
     assert len(UsageBatch.model_validate_json(raw).events) == 3
 
 
-def test_batches_keep_every_event_on_its_partition_and_respect_the_size() -> None:
+@pytest.mark.parametrize("columnar", [True, False])
+def test_batches_keep_every_event_on_its_partition_and_respect_the_size(columnar: bool) -> None:
     events = [_event(i, f"key-{i % 37}") for i in range(5000)]
-    messages = batch_messages(events, partitions=4, batch_size=100)
+    messages = batch_messages(events, partitions=4, batch_size=100, columnar=columnar)
     seen: list[str] = []
     for message in messages:
         batch = orjson.loads(message.value)
         assert batch["schema_version"] == 1
-        assert 1 <= len(batch["events"]) == message.events <= 100
-        assert {partition_for(e["api_key_id"], 4) for e in batch["events"]} == {message.partition}
+        assert ("columns" in batch) is columnar
+        items = EventDecoder().split(message.value).items
+        assert 1 <= len(items) == message.events <= 100
+        assert {partition_for(e["api_key_id"], 4) for e in items} == {message.partition}
         assert partition_for(message.key.decode(), 4) == message.partition
-        seen += [e["event_id"] for e in batch["events"]]
+        seen += [e["event_id"] for e in items]
     assert sorted(seen) == sorted(e["event_id"] for e in events)
     assert len(seen) == len(set(seen))
 
@@ -103,6 +110,35 @@ def test_rate_counts_from_the_first_counted_sample() -> None:
     rate = rate_from_samples([(0.0, 0), (10.0, 0), (11.0, 1000), (13.0, 5000)])
     assert (rate.events, rate.seconds, rate.lower_bound) == (4000, 2.0, False)
     assert rate.eps == 2000.0
+
+
+def test_rate_carries_the_cpu_time_of_the_same_span() -> None:
+    samples = [(0.0, 0), (10.0, 0), (11.0, 1000), (13.0, 5000)]
+    rate = rate_from_samples(samples, [0.5, 1.0, 1.5, 2.5])
+    assert rate.cpu_seconds == 1.0  # from the first counted sample to the last
+    assert rate.cpu_us_per_event == 250.0
+    lower = rate_from_samples([(0.0, 0), (4.0, 0), (5.0, 800)], [0.1, 0.2, 0.6])
+    assert lower.cpu_seconds == pytest.approx(0.4)
+    assert rate_from_samples(samples, [0.5, 1.0, None, 2.5]).cpu_us_per_event is None
+    assert rate_from_samples(samples).cpu_us_per_event is None
+
+
+def test_worker_cpu_time_is_read_from_the_process(tmp_path: Path) -> None:
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    worker = WorkerProcess("burn", [sys.executable, "-c", burn], tmp_path / "burn.log", 0)
+    assert worker.cpu_seconds() is None  # not started
+    worker = WorkerProcess("burn", [sys.executable, "-c", burn + "\ntime.sleep(30)"],
+                           tmp_path / "idle.log", 0)  # fmt: skip
+    worker.start()
+    try:
+        used = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (used is None or used < 0.25):
+            used = worker.cpu_seconds()
+            time.sleep(0.05)
+        assert used is not None and 0.25 <= used < 30
+    finally:
+        worker.stop()
 
 
 def test_rate_is_a_lower_bound_when_everything_came_in_one_poll() -> None:

@@ -25,9 +25,10 @@ from bench.memory.workers import Recovery
 from bench.throughput.messages import batch_messages
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
-from streams.fast_decode import UNPRICED, RowDecoder
+from streams.fast_decode import RowDecoder
 from streams.producer import partition_for
 from streams.rollup import fan_out, sum_rows
+from streams.rows import UNPRICED
 from streams.settings import WorkerSettings
 
 STATUS = """Name:\tpython
@@ -127,9 +128,10 @@ def test_the_worker_decodes_prices_and_fans_out_to_the_tallied_series() -> None:
     for message in batch_messages(events, partitions=4, batch_size=1000):
         decoded = decoder.decode(message.value, datetime.now(UTC))
         assert decoded.rejected == []
-        assert all(row[14] != UNPRICED for row in decoded.rows)
-        counted += len(decoded.rows)
-        partials = fan_out(sum_rows(decoded.rows, -1, settings.lateness_minutes))
+        rows = decoded.all_rows()
+        assert all(row[14] != UNPRICED for row in rows)
+        counted += len(rows)
+        partials = fan_out(sum_rows(rows, -1, settings.lateness_minutes))
         names |= set(partials.buckets)
     assert counted == 600
     assert len(names) == tally.total

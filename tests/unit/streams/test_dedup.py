@@ -3,11 +3,11 @@ from __future__ import annotations
 import itertools
 
 import orjson
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.dedup import PartitionDedup, parse_record_key, record_key
-from streams.fast_decode import Row
+from streams.rows import Row
 
 
 def rows(*ids: str, minute: int = 0) -> list[Row]:
@@ -82,3 +82,21 @@ def test_record_keys_sort_by_offset() -> None:
     keys = [record_key(2, o) for o in (9, 10, 100)]
     assert keys == sorted(keys)
     assert parse_record_key(keys[1]) == (2, 10)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 500)), max_size=25),
+    st.integers(0, 31),
+)
+def test_watermark_before_is_the_highest_minute_of_earlier_offsets(
+    messages: list[tuple[int, int]], probe: int
+) -> None:
+    dedup = PartitionDedup(0, 10_000)
+    seen: dict[int, int] = {}
+    for offset, minute in messages:
+        dedup.watermark_before(offset)  # keeps its cache warm between records
+        dedup.remember(offset, minute, [])
+        seen[offset] = max(seen.get(offset, minute), minute)
+        earlier = [m for o, m in seen.items() if o < probe]
+        assert dedup.watermark_before(probe) == max(earlier, default=-1)

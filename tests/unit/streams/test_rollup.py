@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import orjson
 
-from streams.fast_decode import COMPUTED, UNPRICED, Row
 from streams.producer import partition_for
 from streams.rollup import CALLS, COST, LATE, UNATTRIBUTED, fan_out, partial_records, sum_rows
+from streams.rows import COMPUTED, UNPRICED, Row
 
 
 def row(

@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.config_file import KeyOwner
 from streams.config_reload import live_config
 from streams.key_owners import KeyOwnerMap
+from streams.rollup import UNATTRIBUTED, sum_rows
 from tests.support.worker_process import free_port
 
 
@@ -70,15 +72,25 @@ def test_poll_applies_valid_changes_and_keeps_the_old_config_on_invalid(tmp_path
 
 def test_key_owners_fill_only_what_an_event_left_out() -> None:
     owners = KeyOwnerMap({"k-1": KeyOwner(team="research", app="bot")})
-    rest = (0,) * 10
+
+    def row(event_id: str, key: str, team: str | None, app: str | None) -> tuple[Any, ...]:
+        return (event_id, 1, "openai", "gpt-4o", key, team, app, None, None,
+                10, 5, 0, 0, 100, 1, False, {"docs": 1})  # fmt: skip
+
     rows = [
-        ("e1", 1, "openai", "gpt-4o", "k-1", None, None, *rest),
-        ("e2", 1, "openai", "gpt-4o", "k-1", "search", None, *rest),
-        ("e3", 1, "openai", "gpt-4o", "k-2", None, None, *rest),
+        row("e1", "k-1", None, None),
+        row("e2", "k-1", "search", None),
+        row("e3", "k-2", None, None),
+        row("e4", "k-1", "research", "bot"),
     ]
-    assert [row[5:7] for row in owners.attribute(rows)] == [
-        ("research", "bot"),
-        ("search", "bot"),
-        (None, None),
-    ]
-    assert KeyOwnerMap().attribute(rows) is rows
+    totals = owners.attribute_totals(sum_rows(rows, -1, 10))
+    booked = {combo[1:4]: sums[1] for combo, sums in totals.combos.items()}
+    assert booked == {
+        ("k-1", "research", "bot"): 2,  # e1 attributed, merged with e4
+        ("k-1", "search", "bot"): 1,
+        ("k-2", UNATTRIBUTED, UNATTRIBUTED): 1,
+    }
+    units = {combo[1:4]: u for combo, u in totals.units.items()}
+    assert units[("k-1", "research", "bot")] == {"docs": 2}
+    unowned = sum_rows(rows, -1, 10)
+    assert KeyOwnerMap().attribute_totals(unowned) is unowned
