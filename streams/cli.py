@@ -100,20 +100,52 @@ def ingest(
             "(env SPENDWATCH_INGEST_TOKENS_FILE)."
         ),
     ] = None,
+    allow_anonymous: Annotated[
+        bool,
+        typer.Option(
+            envvar="SPENDWATCH_INGEST_ALLOW_ANONYMOUS",
+            help="Accept requests without a token when no tokens are configured.",
+        ),
+    ] = False,
+    rate: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar="SPENDWATCH_INGEST_RATE",
+            help="Requests per second per producer token (0: no limit).",
+        ),
+    ] = 50.0,
+    burst: Annotated[
+        int,
+        typer.Option(
+            min=1, envvar="SPENDWATCH_INGEST_BURST", help="Requests a producer may send at once."
+        ),
+    ] = 100,
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
     from aiohttp import web
 
-    from streams.ingest_http import create_ingest_app
-    from streams.tokens import ProducerTokens
+    from streams.ingest_http import AnonymousIngestError, create_ingest_app
+    from streams.rate_limit import RateLimit
+    from streams.tokens import ProducerTokens, TokenFileError
     from streams.topics import ensure_topics_sync
 
     settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
-    tokens = ProducerTokens.load(tokens_file)
+    try:
+        tokens = ProducerTokens.load(tokens_file)
+        ingest_app = create_ingest_app(
+            settings,
+            tokens,
+            allow_anonymous=allow_anonymous,
+            rate_limit=RateLimit(rate=rate, burst=burst),
+        )
+    except (TokenFileError, AnonymousIngestError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if not tokens.enabled:
-        typer.echo("warning: no producer tokens configured; /v1/usage accepts anyone", err=True)
+        typer.echo("warning: --allow-anonymous: /v1/usage accepts anyone", err=True)
     ensure_topics_sync(settings)
-    web.run_app(create_ingest_app(settings, tokens), host=host, port=port, print=None)
+    web.run_app(ingest_app, host=host, port=port, print=None)
 
 
 @app.command()
@@ -305,6 +337,9 @@ def bench_memory(
 
 
 def main() -> None:
+    from streams.redact import install_log_redaction
+
+    install_log_redaction()
     app()
 
 

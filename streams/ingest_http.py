@@ -6,14 +6,21 @@ per partition, as ``UsageProducer`` does) and rejected items to the dead-letter 
 and the answer names each rejected item's index, field path and problem.
 
 Answers: 202 when at least one event was accepted (with ``accepted``, ``rejected`` and
-``errors``), 401 without a valid bearer token, 413 over the body limit, 422 when nothing
-in the body was a valid event.
+``errors``), 401 without a valid bearer token, 429 with ``Retry-After`` when the
+producer is over its rate limit, 413 over the body limit, 422 when nothing in the body
+was a valid event. Every refusal is a JSON body whose ``error`` says why.
+
+Tokens are required: the app refuses to be built without any unless anonymous
+producers are allowed explicitly (``allow_anonymous``). The wall clock (for event-time
+checks) and the monotonic clock (for rate limits) are injected.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,8 +30,20 @@ from aiokafka import AIOKafkaProducer
 from schemas.decode import Decoded, EventDecoder
 from streams.dead_letter import dead_letter_record
 from streams.producer import encode_batch, partition_for
+from streams.rate_limit import Clock, RateLimit, TokenBucketLimiter, retry_after_header
 from streams.settings import WorkerSettings
 from streams.tokens import ProducerTokens
+
+WallClock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AnonymousIngestError(ValueError):
+    """The ingest was asked to run without producer tokens and not told that is fine."""
+
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +51,8 @@ PRODUCER_KEY = web.AppKey("producer", AIOKafkaProducer)
 STATE_KEY = web.AppKey("ingest_state", dict)
 
 
-def _error(status: int, problem: str) -> web.Response:
-    return web.json_response({"error": problem}, status=status)
+def _error(status: int, problem: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": problem}, status=status, headers=headers)
 
 
 async def _publish(request: web.Request, decoded: Decoded, producer_name: str) -> None:
@@ -54,7 +73,7 @@ async def _publish(request: web.Request, decoded: Decoded, producer_name: str) -
         )
         for partition, events in by_partition.items()
     ]
-    now = datetime.now(UTC)
+    now = state["now"]()
     for rejected in decoded.rejected:
         record = dead_letter_record(
             rejected,
@@ -75,17 +94,31 @@ async def post_usage(request: web.Request) -> web.Response:
     if tokens.enabled:
         found = tokens.producer_for(request.headers.get("Authorization"))
         if found is None:
-            return _error(401, "missing or unknown bearer token")
+            log.info("ingest refused a request from %s: no valid bearer token", request.remote)
+            challenge = {"WWW-Authenticate": 'Bearer realm="ingest"'}
+            return _error(401, "missing or unknown bearer token", challenge)
         producer_name = found
+    limiter: TokenBucketLimiter = state["limiter"]
+    wait = limiter.acquire(producer_name)
+    if wait > 0:
+        retry = retry_after_header(wait)
+        return _error(
+            429,
+            f"producer {producer_name!r} is over its rate limit of {limiter.limit.rate:g} "
+            f"requests/s (burst {limiter.limit.burst}); retry after {retry} s",
+            {"Retry-After": retry},
+        )
     limit = state["settings"].max_message_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _error(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
+        return _error(
+            413, f"body of {request.content_length} bytes exceeds the limit of {limit} bytes"
+        )
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
         return _error(413, f"body exceeds the limit of {limit} bytes")
     decoder: EventDecoder = state["decoder"]
-    decoded = decoder.decode(body, datetime.now(UTC))
+    decoded = decoder.decode(body, state["now"]())
     errors = [
         {"index": r.index, "errors": [e.as_dict() for e in r.errors]} for r in decoded.rejected
     ]
@@ -99,6 +132,14 @@ async def post_usage(request: web.Request) -> web.Response:
         "errors": errors,
     }
     status = 202 if decoded.events else 422
+    if decoded.rejected:
+        log.info(
+            "ingest from producer %s: %d accepted, %d rejected (first: %s)",
+            producer_name,
+            len(decoded.events),
+            len(decoded.rejected),
+            decoded.rejected[0].reason,
+        )
     return web.json_response(body_out, status=status)
 
 
@@ -107,14 +148,30 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_ingest_app(
-    settings: WorkerSettings, tokens: ProducerTokens, decoder: EventDecoder | None = None
+    settings: WorkerSettings,
+    tokens: ProducerTokens,
+    decoder: EventDecoder | None = None,
+    *,
+    allow_anonymous: bool = False,
+    rate_limit: RateLimit | None = None,
+    now: WallClock = _utc_now,
+    clock: Clock = time.monotonic,
 ) -> web.Application:
+    """The ingest web app; raises ``AnonymousIngestError`` when ``tokens`` is empty and
+    ``allow_anonymous`` is not set."""
+    if not tokens.enabled and not allow_anonymous:
+        raise AnonymousIngestError(
+            "no producer tokens configured (--tokens-file, SPENDWATCH_INGEST_TOKENS_FILE or "
+            "SPENDWATCH_INGEST_TOKENS); pass --allow-anonymous to accept anyone"
+        )
     app = web.Application(client_max_size=settings.max_message_bytes)
     app[STATE_KEY] = {
         "settings": settings,
         "tokens": tokens,
         "decoder": decoder or EventDecoder(limits=settings.decode_limits()),
         "partitions": settings.partitions,
+        "limiter": TokenBucketLimiter(rate_limit or RateLimit(), clock),
+        "now": now,
     }
     app.router.add_post("/v1/usage", post_usage)
     app.router.add_get("/healthz", health)
