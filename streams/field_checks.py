@@ -13,12 +13,16 @@ from typing import Any
 
 from schemas.event import MAX_REPORTED_COST_USD
 from schemas.money import NANOS_PER_USD
+from schemas.text_rules import SECRET_HINTS
 
 _PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,18})?")
 
 
 def is_label(value: Any) -> bool:
-    """A string pydantic keeps as it is: 1..256 printable chars, no edge spaces."""
+    """A string pydantic keeps as it is: 1..256 printable chars, no edge spaces.
+
+    Printable excludes every character ``schemas.text_rules`` refuses (and more, such
+    as non-ASCII spaces, which pydantic then decides on)."""
     return (
         type(value) is str
         and 0 < len(value) <= 256
@@ -26,6 +30,16 @@ def is_label(value: Any) -> bool:
         and value[0] != " "
         and value[-1] != " "
     )
+
+
+def no_secret_hint(value: str) -> bool:
+    """True when ``value`` holds none of the substrings every secret shape has."""
+    return not any(hint in value for hint in SECRET_HINTS)
+
+
+def is_name(value: Any) -> bool:
+    """A label that is also plainly no secret (every id and label but ``event_id``)."""
+    return is_label(value) and no_secret_hint(value)
 
 
 def plain_latency(value: Any) -> bool:
@@ -42,7 +56,8 @@ def plain_tags(tags: Any) -> bool:
         return False
     return all(
         type(k) is str and type(v) is str and len(k) <= 128 and len(v) <= 1024
-        and k == k.strip() and v == v.strip()
+        and k == k.strip() and v == v.strip() and k.isprintable() and v.isprintable()
+        and no_secret_hint(k) and no_secret_hint(v)
         for k, v in tags.items()
     )  # fmt: skip
 

@@ -2,9 +2,10 @@
 
 Two sources of what to mask:
 
-- *shapes* that are secrets wherever they appear: provider keys (``sk-...``,
-  ``sk-ant-...``, ``AIza...``, ``AKIA...``), Slack tokens (``xoxb-...``, ``xapp-...``) and
-  webhook URLs, and the value of an ``Authorization: Bearer`` header;
+- *shapes* that are secrets wherever they appear (``schemas.text_rules.SECRET_SHAPES``:
+  provider keys ``sk-...``, ``sk-ant-...``, ``AIza...``, ``AKIA...``, Slack tokens
+  ``xoxb-...``, ``xapp-...`` and webhook URLs), and the value of an
+  ``Authorization: Bearer`` header;
 - *configured values*: every environment variable whose name says it holds a secret
   (``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``, ``*ROUTING_KEY*``, ``*API_KEY*``,
   ``*WEBHOOK*``; a ``name=value,...`` list counts value by value), and raw tokens read
@@ -26,17 +27,14 @@ import threading
 import traceback
 from typing import Any
 
+from schemas.text_rules import SECRET_SHAPES
+
 MASK = "[REDACTED]"
 MIN_SECRET_LENGTH = 8
 """Shorter configured values are not masked: they would mask ordinary words."""
 
 _SHAPES = (
-    r"sk-[A-Za-z0-9_\-]{16,}",
-    r"xox[abposre]-[A-Za-z0-9\-]{8,}",
-    r"xapp-[A-Za-z0-9\-]{8,}",
-    r"https://hooks\.slack\.com/[A-Za-z0-9/_\-]+",
-    r"AIza[0-9A-Za-z_\-]{35}",
-    r"(?:AKIA|ASIA)[0-9A-Z]{16}",
+    *(pattern for _, pattern in SECRET_SHAPES),
     r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}",
 )
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|ROUTING_KEY|API_KEY|WEBHOOK", re.I)

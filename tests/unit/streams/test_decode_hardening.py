@@ -24,3 +24,83 @@ def test_bytes_that_are_not_utf8_reject_the_message_on_every_tier(make_event: Ma
     assert [r.index for r in rows.rejected] == [r.index for r in plain.rejected] == [None]
     assert rows.rejected[0].original == raw
     assert rows.rejected[0].reason.startswith("malformed JSON")
+
+
+def both_tiers(raw: bytes) -> tuple[list[tuple[int | None, str]], list[str]]:
+    """Rejected (index, reason) and accepted event ids; asserts the tiers agree."""
+    rows = RowDecoder().decode(raw, NOW)
+    plain = EventDecoder().decode(raw, NOW)
+    rejected = [(r.index, r.reason) for r in plain.rejected]
+    accepted = [p.event.event_id for p in plain.events]
+    assert [(r.index, r.reason) for r in rows.rejected] == rejected
+    assert [row[0] for row in rows.rows] == accepted
+    return rejected, accepted
+
+
+def batch(make_event: Make, middle: str) -> bytes:
+    """Three events; ``middle`` is spliced into the second one's JSON."""
+    ev = [orjson.dumps(make_event(timestamp=NOW.isoformat(), event_id=f"e{i}")) for i in range(3)]
+    return b"[" + b",".join([ev[0], ev[1][:-1] + middle.encode() + b"}", ev[2]]) + b"]"
+
+
+def test_nan_inside_tags_or_units_is_that_items_error(make_event: Make) -> None:
+    rejected, accepted = both_tiers(batch(make_event, ',"tags":{"k":NaN},"units":{"u":Infinity}'))
+    assert accepted == ["e0", "e2"]
+    assert rejected == [
+        (
+            1,
+            "tags.k: NaN is not a number JSON allows; "
+            "units.u: Infinity is not a number JSON allows",
+        )
+    ]
+
+
+def test_an_integer_too_long_to_parse_spares_its_neighbours(make_event: Make) -> None:
+    rejected, accepted = both_tiers(batch(make_event, ',"latency_ms":' + "9" * 5000))
+    assert accepted == ["e0", "e2"]
+    assert rejected == [
+        (1, "latency_ms: 999999999999...(5000 digits) is too large a number (more than 30 digits)")
+    ]
+
+
+def test_a_leading_byte_order_mark_is_skipped(make_event: Make) -> None:
+    raw = b"\xef\xbb\xbf" + orjson.dumps(make_event(timestamp=NOW.isoformat(), event_id="bom"))
+    assert both_tiers(raw) == ([], ["bom"])
+
+
+def test_duplicate_keys_the_last_one_wins_on_every_tier(make_event: Make) -> None:
+    raw = batch(make_event, ',"output_tokens":7')
+    rows = RowDecoder().decode(raw, NOW).rows
+    assert [row[10] for row in rows] == [300, 7, 300]
+    assert [p.event.output_tokens for p in EventDecoder().decode(raw, NOW).events] == [300, 7, 300]
+
+
+def test_lone_surrogates_in_tags_are_rejected_by_every_tier(make_event: Make) -> None:
+    rejected, accepted = both_tiers(batch(make_event, ',"tags":{"k":"\\udc00"}'))
+    assert accepted == ["e0", "e2"]
+    assert rejected[0][0] == 1 and rejected[0][1].startswith("tags.k: Input should be a valid")
+
+
+def test_invisible_characters_in_names_are_refused(make_event: Make) -> None:
+    rejected, _ = both_tiers(batch(make_event, ',"team":"search\\u202e"'))
+    assert rejected == [
+        (1, "team: contains U+202E (an invisible formatting character); "
+            "ids and labels must be plainly visible")
+    ]  # fmt: skip
+
+
+def test_a_raw_key_where_an_id_belongs_is_refused(make_event: Make) -> None:
+    key = "sk-proj-" + "Q" * 30
+    rejected, accepted = both_tiers(batch(make_event, f',"user_id":"{key}"'))
+    assert accepted == ["e0", "e2"]
+    assert rejected == [
+        (1, "user_id: looks like a secret (an 'sk-' API key); "
+            "send an id or a hash of the key, never the key")
+    ]  # fmt: skip
+    assert key not in rejected[0][1]
+
+
+def test_text_that_is_not_utf8_names_the_byte(make_event: Make) -> None:
+    raw = b'[{"event_id": "\xc0\xaf"}]'
+    rejected, _ = both_tiers(raw)
+    assert rejected == [(None, "malformed JSON: not UTF-8 (byte 0xc0 at offset 15)")]
