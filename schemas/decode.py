@@ -169,10 +169,13 @@ def _items(doc: Any) -> tuple[list[Any] | None, FieldError | None]:
 def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
     out = []
     for err in exc.errors(include_url=False):
-        path = ".".join(str(p) for p in err["loc"])
+        loc = err["loc"]
         problem = err["msg"]
         if err["type"] == "value_error" and "error" in err.get("ctx", {}):
             problem = str(err["ctx"]["error"])  # without pydantic's "Value error, " prefix
+        if loc and loc[-1] == "[key]":  # a bad map key: name the map, never echo the key
+            loc, problem = loc[:-2], f"key: {problem}"
+        path = ".".join(str(p) for p in loc)
         if err["type"] == "literal_error" and err["loc"] == ("schema_version",):
             problem = f"unsupported schema_version {err.get('input')!r}; this build reads 1"
         out.append(FieldError(path, problem))
