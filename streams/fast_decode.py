@@ -215,7 +215,7 @@ class RowDecoder:
         if provider is None or minute is None:
             return None
         status = get("status")
-        if status is not None and status not in _STATUSES:
+        if status is not None and (type(status) is not str or status not in _STATUSES):
             return None
         if not (plain_latency(get("latency_ms")) and plain_tags(get("tags"))):
             return None

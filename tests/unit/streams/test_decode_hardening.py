@@ -104,3 +104,9 @@ def test_text_that_is_not_utf8_names_the_byte(make_event: Make) -> None:
     raw = b'[{"event_id": "\xc0\xaf"}]'
     rejected, _ = both_tiers(raw)
     assert rejected == [(None, "malformed JSON: not UTF-8 (byte 0xc0 at offset 15)")]
+
+
+def test_an_unhashable_status_is_an_item_error_not_a_crash(make_event: Make) -> None:
+    rejected, accepted = both_tiers(batch(make_event, ',"status":[]'))
+    assert accepted == ["e0", "e2"]
+    assert rejected[0][0] == 1 and rejected[0][1].startswith("status: Input should be")
