@@ -121,8 +121,11 @@ def ingest(
             min=1, envvar="SPENDWATCH_INGEST_BURST", help="Requests a producer may send at once."
         ),
     ] = 100,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
+    import logging
+
     from aiohttp import web
 
     from streams.ingest_http import AnonymousIngestError, create_ingest_app
@@ -130,6 +133,9 @@ def ingest(
     from streams.tokens import ProducerTokens, TokenFileError
     from streams.topics import ensure_topics_sync
 
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(bootstrap=bootstrap, topic_prefix=topic_prefix)
     try:
         tokens = ProducerTokens.load(tokens_file)

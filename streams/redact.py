@@ -104,7 +104,7 @@ def _mask_record(record: logging.LogRecord) -> None:
     except Exception:  # a malformed call; keep what logging itself would show
         message = f"{record.msg!r} {record.args!r}"
     record.msg = SECRETS.redact(message)
-    record.args = None
+    record.args = ()  # formatters such as mode's wrap a non-tuple into a 1-tuple
     if record.exc_info and record.exc_info[1] is not None:
         text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
         record.exc_text = SECRETS.redact(text)
