@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from schemas.providers import normalize_provider
-from schemas.text_rules import TEXT_PATTERN, secret_problem, text_problem
+from schemas.text_rules import TEXT_PATTERN, plain_name, visible
 
 SCHEMA_VERSION = 1
 MAX_TOKENS = 10_000_000_000
@@ -33,22 +33,8 @@ MAX_REPORTED_COST_USD = Decimal(100_000)
 DIMENSIONS: tuple[str, ...] = ("api_key_id", "team", "app", "feature", "model", "environment")
 
 
-def _visible(value: str) -> str:
-    problem = text_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _not_secret(value: str) -> str:
-    problem = secret_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-_VISIBLE = AfterValidator(_visible)
-_NO_SECRET = AfterValidator(_not_secret)
+_VISIBLE = AfterValidator(visible)
+_PLAIN = AfterValidator(plain_name)
 _TEXT_SCHEMA: dict[str, Any] = {"pattern": TEXT_PATTERN}
 # Every id, label and tag follows ``schemas.text_rules``; event ids may look like anything
 # but must be visible.
@@ -56,13 +42,11 @@ EventId = Annotated[
     str, Field(min_length=1, max_length=256, json_schema_extra=_TEXT_SCHEMA), _VISIBLE
 ]
 Identifier = Annotated[
-    str, Field(min_length=1, max_length=256, json_schema_extra=_TEXT_SCHEMA), _VISIBLE, _NO_SECRET
+    str, Field(min_length=1, max_length=256, json_schema_extra=_TEXT_SCHEMA), _PLAIN
 ]
 Label = Identifier
-TagKey = Annotated[str, Field(max_length=128, json_schema_extra=_TEXT_SCHEMA), _VISIBLE, _NO_SECRET]
-TagValue = Annotated[
-    str, Field(max_length=1024, json_schema_extra=_TEXT_SCHEMA), _VISIBLE, _NO_SECRET
-]
+TagKey = Annotated[str, Field(max_length=128, json_schema_extra=_TEXT_SCHEMA), _PLAIN]
+TagValue = Annotated[str, Field(max_length=1024, json_schema_extra=_TEXT_SCHEMA), _PLAIN]
 TokenCount = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS)]
 
 

@@ -110,3 +110,34 @@ def test_an_unhashable_status_is_an_item_error_not_a_crash(make_event: Make) -> 
     rejected, accepted = both_tiers(batch(make_event, ',"status":[]'))
     assert accepted == ["e0", "e2"]
     assert rejected[0][0] == 1 and rejected[0][1].startswith("status: Input should be")
+
+
+def test_the_unrolled_hint_check_knows_every_hint_and_every_shape_has_one() -> None:
+    import re
+
+    from schemas.text_rules import SECRET_HINTS, SECRET_SHAPES, has_secret_hint
+
+    assert all(has_secret_hint(f"a{hint}b") for hint in SECRET_HINTS)
+    assert not has_secret_hint("sk_xo-xapp_hooks-slack AIz AKI ASI")
+    examples = [
+        "sk-" + "a" * 16,
+        "xoxb-" + "1" * 8,
+        "xapp-" + "1" * 8,
+        "https://hooks.slack.com/services/T0",
+        "AIza" + "b" * 35,
+        "ASIA" + "C" * 16,
+    ]
+    for (_, pattern), example in zip(SECRET_SHAPES, examples, strict=True):
+        assert re.fullmatch(pattern, example) and has_secret_hint(example), pattern
+
+
+def test_every_forbidden_character_is_unprintable() -> None:
+    """The fast paths rely on str.isprintable() to leave these to the model."""
+    import re
+
+    from schemas.text_rules import FORBIDDEN_CHARS
+
+    forbidden = re.compile(f"[{FORBIDDEN_CHARS}]")
+    chars = [chr(c) for c in range(0x10000) if forbidden.match(chr(c))]
+    assert len(chars) == 99  # C0, DEL, C1 and the invisible formatting characters
+    assert not any(c.isprintable() for c in chars)
