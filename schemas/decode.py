@@ -183,10 +183,43 @@ def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
 
 
 def _dump(item: Any) -> bytes:
+    """An item of a batch as JSON of its own; bad number literals are written as they
+    came (``NaN``, a 5,000-digit integer), not as strings. An item nested too deep to
+    write back is replaced by a note saying so."""
+    try:
+        return _dump_with_literals(item)
+    except RecursionError:
+        pass
     try:
         return orjson.dumps(item)
-    except TypeError:
-        return json.dumps(item, default=str).encode()
+    except TypeError:  # orjson's own depth limit (JSONEncodeError is a TypeError)
+        return orjson.dumps({"item_not_kept": "nested too deep to write back as JSON"})
+
+
+def _dump_with_literals(item: Any) -> bytes:
+    literals: dict[str, str] = {}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, _BadNumber):
+            placeholder = f"\x00bad-number-{len(literals)}\x00"
+            literals[json.dumps(placeholder)] = str(value)
+            return placeholder
+        if isinstance(value, dict):
+            return {key: swap(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [swap(inner) for inner in value]
+        return value
+
+    swapped = swap(item)
+    if not literals:
+        try:
+            return orjson.dumps(item)
+        except TypeError:  # e.g. a lone surrogate, which orjson will not write
+            pass
+    text = json.dumps(swapped, default=str)
+    for placeholder, literal in literals.items():
+        text = text.replace(placeholder, literal)
+    return text.encode()
 
 
 class EventDecoder:

@@ -135,7 +135,7 @@ def broken_events(draw: st.DrawFn, event: dict[str, Any]) -> dict[str, Any]:
             target = draw(st.sampled_from(["event_id", "api_key_id", "model", "team", "tags"]))
             event[target] = {"k": f"v{char}"} if target == "tags" else f"id{char}x"
         elif how == "nest":
-            event["tags"] = {"k": nested(draw(st.integers(2, 400)))}
+            event["tags"] = {"k": nested(draw(st.integers(2, 950)))}
         else:
             target = draw(st.sampled_from(["api_key_id", "user_id", "team", "tags"]))
             secret = draw(st.sampled_from(SECRETS))

@@ -29,8 +29,8 @@ def test_event_decoder_verdict(case: Case) -> None:
     for rejected in out.rejected:
         if rejected.index is None:  # a refused message keeps its exact bytes
             assert rejected.original == case.body
-        else:  # an item is kept as JSON of its own, for the dead-letter record
-            json.loads(rejected.original)
+        else:  # an item is kept as JSON of its own (bad number literals as they came)
+            json.loads(rejected.original, parse_int=str)
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
 from schemas.decode import EventDecoder
 from streams.fast_decode import RowDecoder
@@ -53,6 +54,13 @@ def test_nan_inside_tags_or_units_is_that_items_error(make_event: Make) -> None:
             "units.u: Infinity is not a number JSON allows",
         )
     ]
+
+
+def test_a_rejected_item_keeps_its_bad_number_literals(make_event: Make) -> None:
+    raw = batch(make_event, ',"latency_ms":NaN,"units":{"u":' + "7" * 40 + "}")
+    [rejected] = EventDecoder().decode(raw, NOW).rejected
+    assert b'"latency_ms":NaN' in rejected.original.replace(b" ", b"")
+    assert b'"u":' + b"7" * 40 + b"}" in rejected.original.replace(b" ", b"")
 
 
 def test_an_integer_too_long_to_parse_spares_its_neighbours(make_event: Make) -> None:
@@ -141,3 +149,19 @@ def test_every_forbidden_character_is_unprintable() -> None:
     chars = [chr(c) for c in range(0x10000) if forbidden.match(chr(c))]
     assert len(chars) == 99  # C0, DEL, C1 and the invisible formatting characters
     assert not any(c.isprintable() for c in chars)
+
+
+@pytest.mark.parametrize("depth", [200, 900, 980, 1000, 1100])
+@pytest.mark.parametrize("nan", [False, True])
+def test_deep_nesting_near_the_recursion_limit_is_an_error_not_a_crash(
+    make_event: Make, depth: int, nan: bool
+) -> None:
+    deep = '"tags":' + '{"a":' * depth + "1" + "}" * depth
+    rejected, accepted = both_tiers(
+        batch(make_event, "," + deep + (',"latency_ms":NaN' if nan else ""))
+    )
+    if accepted:  # parsed: the neighbours flow and the deep item alone is refused
+        assert accepted == ["e0", "e2"]
+        assert [index for index, _ in rejected] == [1]
+    else:  # too deep for any parser: the message is refused whole
+        assert [index for index, _ in rejected] == [None]
