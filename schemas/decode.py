@@ -35,6 +35,9 @@ class FieldError:
     def as_dict(self) -> dict[str, str]:
         return {"path": self.path, "problem": self.problem}
 
+    def as_text(self) -> str:
+        return f"{self.path}: {self.problem}" if self.path else self.problem
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -47,7 +50,7 @@ class Rejected:
 
     @property
     def reason(self) -> str:
-        return "; ".join(f"{e.path}: {e.problem}" if e.path else e.problem for e in self.errors)
+        return "; ".join(e.as_text() for e in self.errors)
 
 
 @dataclass(frozen=True, slots=True)

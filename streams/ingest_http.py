@@ -8,7 +8,10 @@ and the answer names each rejected item's index, field path and problem.
 Answers: 202 when at least one event was accepted (with ``accepted``, ``rejected`` and
 ``errors``), 401 without a valid bearer token, 429 with ``Retry-After`` when the
 producer is over its rate limit, 413 over the body limit, 422 when nothing in the body
-was a valid event. Every refusal is a JSON body whose ``error`` says why.
+was a valid event, 503 with ``Retry-After`` when Kafka would not take the events (a
+retry is safe: events are deduplicated by ``event_id``). Every refusal is a JSON body
+whose ``error`` says why. A big body is published as several usage messages of at most
+``KAFKA_MESSAGE_BUDGET`` bytes each.
 
 Tokens are required: the app refuses to be built without any unless anonymous
 producers are allowed explicitly (``allow_anonymous``). The wall clock (for event-time
@@ -20,12 +23,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from schemas.decode import Decoded, EventDecoder
 from streams.dead_letter import dead_letter_record
@@ -35,6 +40,8 @@ from streams.settings import WorkerSettings
 from streams.tokens import ProducerTokens
 
 WallClock = Callable[[], datetime]
+KAFKA_MESSAGE_BUDGET = 512 * 1024
+"""Largest usage message the ingest writes: well inside Kafka's default 1 MiB limit."""
 
 
 def _utc_now() -> datetime:
@@ -55,6 +62,22 @@ def _error(status: int, problem: str, headers: dict[str, str] | None = None) -> 
     return web.json_response({"error": problem}, status=status, headers=headers)
 
 
+def _chunks(events: list[dict[str, Any]], budget: int) -> Iterator[list[dict[str, Any]]]:
+    """Events in runs whose encoded batch stays under ``budget`` bytes (one event over it
+    goes alone: the decoder's limits keep any single event far below a Kafka message)."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for event in events:
+        event_size = len(orjson.dumps(event)) + 1
+        if chunk and size + event_size > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(event)
+        size += event_size
+    if chunk:
+        yield chunk
+
+
 async def _publish(request: web.Request, decoded: Decoded, producer_name: str) -> None:
     producer = request.app[PRODUCER_KEY]
     state = request.app[STATE_KEY]
@@ -67,11 +90,12 @@ async def _publish(request: web.Request, decoded: Decoded, producer_name: str) -
     sends = [
         await producer.send(
             settings.usage_topic,
-            value=encode_batch(events),
-            key=events[0]["api_key_id"].encode(),
+            value=encode_batch(chunk),
+            key=chunk[0]["api_key_id"].encode(),
             partition=partition,
         )
         for partition, events in by_partition.items()
+        for chunk in _chunks(events, KAFKA_MESSAGE_BUDGET)
     ]
     now = state["now"]()
     for rejected in decoded.rejected:
@@ -125,7 +149,16 @@ async def post_usage(request: web.Request) -> web.Response:
     whole = decoded.rejected[0] if decoded.rejected and not decoded.events else None
     if whole is not None and whole.index is None and "exceeds the limit" in whole.reason:
         return _error(413, whole.reason)
-    await _publish(request, decoded, producer_name)
+    try:
+        await _publish(request, decoded, producer_name)
+    except KafkaError as exc:
+        log.warning("ingest could not publish for producer %s: %r", producer_name, exc)
+        return _error(
+            503,
+            f"could not publish to Kafka ({type(exc).__name__}); retry: events are "
+            "deduplicated by event_id",
+            {"Retry-After": "1"},
+        )
     body_out = {
         "accepted": len(decoded.events),
         "rejected": len(decoded.rejected),

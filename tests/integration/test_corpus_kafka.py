@@ -79,3 +79,35 @@ async def test_corpus_through_a_worker(
             assert base64.b64decode(record["original_b64"]) == sent[source].body
     for source, case in sent.items():
         assert case.check(by_source.get(source, [])) == [], case.file
+
+
+async def test_a_worker_dead_letters_a_message_near_kafkas_limit_and_carries_on(
+    kafka_bootstrap: str,
+    names: Callable[[str], str],
+    spawn_worker: Callable[..., WorkerProcess],
+) -> None:
+    settings = WorkerSettings(
+        bootstrap=kafka_bootstrap, topic_prefix=names("big") + ".", partitions=1
+    )
+    worker = spawn_worker(app_id=names("app"), topic_prefix=settings.topic_prefix, partitions=1)
+    broken = b'[{"event_id": "cut-' + b"y" * 1_000_000  # just under the broker's 1 MiB
+    after = orjson.dumps(
+        {"event_id": "after-big", "timestamp": "2026-11-29T11:59:00Z", "provider": "openai",
+         "model": "gpt-4o", "api_key_id": "big-key", "cost_usd": "0.5"}
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in (broken, after):
+            await producer.send_and_wait(
+                settings.usage_topic, value, key=b"big-key", timestamp_ms=NOW_MS
+            )
+    finally:
+        await producer.stop()
+    row = await wait_for_key(worker, "big-key", 1, seconds=120)
+    assert row is not None and row["calls"] == 1, worker.log_tail()
+    [dead] = await read_topic(settings.bootstrap, settings.dlq_topic, 1)
+    record = orjson.loads(dead.value)
+    assert record["original_truncated"] is True
+    assert record["original_size"] == len(broken)
+    assert record["reason"].startswith("malformed JSON")

@@ -3,6 +3,7 @@ corpus verdicts, fuzzed bodies, required tokens, size limits and rate limits."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -10,15 +11,18 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.decode import EventDecoder
-from streams.ingest_http import AnonymousIngestError, create_ingest_app
+from streams.ingest_http import KAFKA_MESSAGE_BUDGET, AnonymousIngestError, create_ingest_app
 from streams.rate_limit import RateLimit
 from streams.settings import WorkerSettings
 from streams.tokens import ProducerTokens
 from streams.topics import ensure_topics
+from tests.integration.test_producers import read_topic
 from tests.support.corpus import NOW, Case, case_id, load_cases
 from tests.support.fuzz_strategies import Message, messages
 
@@ -184,3 +188,90 @@ async def test_chunked_body_over_the_limit_is_413_with_a_reason(ingest: str) -> 
         assert resp.request_info.headers.get("Transfer-Encoding") == "chunked"
         assert resp.status == 413
         assert (await resp.json())["error"] == "body exceeds the limit of 8388608 bytes"
+
+
+async def test_a_big_valid_body_is_published_in_messages_kafka_takes(
+    settings_: WorkerSettings, ingest: str
+) -> None:
+    events = [
+        {"event_id": f"big-{i}", "timestamp": NOW.isoformat(), "provider": "openai",
+         "model": "gpt-4o", "api_key_id": "big-body-key", "tags": {"note": "y" * 200}}
+        for i in range(20_000)
+    ]  # fmt: skip
+    body = orjson.dumps(events)
+    assert 4_000_000 < len(body) < 8 * 1024 * 1024  # over Kafka's 1 MiB, under the body limit
+    status, answer = await post(ingest, body)
+    assert (status, answer["accepted"]) == (202, 20_000)
+    consumer = AIOKafkaConsumer(
+        settings_.usage_topic,
+        bootstrap_servers=settings_.bootstrap,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=2 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen: list[str] = []
+    try:
+        while len(seen) < 20_000:
+            batch = await consumer.getmany(timeout_ms=2000)
+            if not batch:
+                break
+            for message in (m for msgs in batch.values() for m in msgs):
+                assert len(message.value) <= KAFKA_MESSAGE_BUDGET
+                seen += [
+                    e["event_id"]
+                    for e in orjson.loads(message.value)["events"]
+                    if e["api_key_id"] == "big-body-key"
+                ]
+    finally:
+        await consumer.stop()
+    assert sorted(seen) == sorted(e["event_id"] for e in events)
+
+
+async def test_a_big_malformed_body_leaves_a_dead_letter_that_fits(
+    settings_: WorkerSettings, ingest: str
+) -> None:
+    body = b'{"event_id": "cut-short-' + b"x" * 3_000_000
+    status, answer = await post(ingest, body)
+    assert status == 422
+    assert answer["errors"][0]["errors"][0]["problem"].startswith("malformed JSON")
+    records = await read_topic(settings_.bootstrap, settings_.dlq_topic, 10_000, seconds=5)
+    mine = [
+        orjson.loads(m.value)
+        for m in records
+        if orjson.loads(m.value)["original_sha256"] == hashlib.sha256(body).hexdigest()
+    ]
+    assert len(mine) == 1
+    assert mine[0]["original_truncated"] is True
+    assert mine[0]["original_size"] == len(body)
+
+
+async def test_kafka_refusing_the_events_is_a_503_with_retry_after(
+    kafka_bootstrap: str, make_event: Callable[..., dict[str, Any]]
+) -> None:
+    import uuid
+
+    settings = WorkerSettings(
+        bootstrap=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}-tiny.", partitions=1
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:  # a usage topic that takes no message over 1 KiB
+        await admin.create_topics(
+            [NewTopic(settings.usage_topic, 1, 1, topic_configs={"max.message.bytes": "1024"})]
+        )
+    finally:
+        await admin.close()
+    await ensure_topics(settings)
+    server = await start(settings)
+    try:
+        body = orjson.dumps([make_event(timestamp=NOW.isoformat(), tags={"k": "v" * 900})] * 3)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(server.make_url("/v1/usage"), data=body, headers=AUTH) as resp,
+        ):
+            answer = await resp.json()
+            assert resp.status == 503, answer
+            assert resp.headers["Retry-After"] == "1"
+        assert answer["error"].startswith("could not publish to Kafka (")
+    finally:
+        await server.close()

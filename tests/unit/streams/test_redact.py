@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 from datetime import UTC, datetime
 
@@ -106,3 +107,23 @@ def test_dead_letter_keeps_clean_bytes_exactly_and_masks_secrets() -> None:
     assert record["redacted"] is True
     assert record["original"] == f'{{"user_id": "{MASK}", "tags": {{"pd": "{MASK}"}}}}'
     assert record["errors"] == [{"path": f"tags.{MASK}", "problem": "unknown"}]
+
+
+def test_a_big_original_is_cut_to_fit_a_kafka_message() -> None:
+    original = b'{"event_id": "' + b"x" * 3_000_000
+    errors = tuple(FieldError(f"f{i}", "Extra inputs are not permitted") for i in range(80))
+    raw = dead_letter_record(
+        Rejected(original, errors),
+        source_topic="usage",
+        partition=0,
+        offset=9,
+        received_at=datetime(2026, 11, 29, tzinfo=UTC),
+    )
+    assert len(raw) < 1_000_000  # the broker's default message.max.bytes is 1 MiB
+    record = orjson.loads(raw)
+    assert record["original_truncated"] is True
+    assert record["original_size"] == len(original)
+    assert record["original_sha256"] == hashlib.sha256(original).hexdigest()
+    assert base64.b64decode(record["original_b64"]) == original[: 128 * 1024]
+    assert len(record["errors"]) == 50 and record["errors_omitted"] == 30
+    assert record["reason"].count("Extra inputs") == 50
