@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,21 +19,11 @@ from aiokafka import AIOKafkaProducer
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.integration.test_producers import read_topic
+from tests.support.http_json import get_json
 from tests.support.secret_scan import SecretScan, planted_secrets
 from tests.support.worker_process import free_port
 
 Make = Callable[..., dict[str, Any]]
-
-
-def get_json(url: str, token: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
 
 
 async def test_planted_secrets_never_reach_logs_or_dead_letters(

@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 
 from streams.producer import UsageProducer
+from tests.support.http_json import get_json
 from tests.support.worker_process import WorkerProcess
 
 TOKEN = "read-token-for-two-workers"
-
-
-def get(url: str, token: str | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
 
 
 async def test_two_workers_answer_merged_and_routed_reads_only_with_a_token(
@@ -54,9 +41,11 @@ async def test_two_workers_answer_merged_and_routed_reads_only_with_a_token(
     merged: dict[str, Any] = {}
     local: list[dict[str, Any]] = [{}, {}]
     while time.monotonic() < deadline:
-        status, body = get(f"{first.url}/v1/spend/keys", TOKEN)
+        status, body = get_json(f"{first.url}/v1/spend/keys", TOKEN)
         merged = body.get("keys", {}) if status == 200 else {}
-        local = [get(f"{w.url}/v1/spend/keys?local=1", TOKEN)[1]["keys"] for w in (first, second)]
+        local = [
+            get_json(f"{w.url}/v1/spend/keys?local=1", TOKEN)[1]["keys"] for w in (first, second)
+        ]
         if set(merged) == set(keys) and all(local):
             break
         await asyncio.sleep(0.5)
@@ -66,11 +55,11 @@ async def test_two_workers_answer_merged_and_routed_reads_only_with_a_token(
 
     for worker in (first, second):
         for key in keys:  # routed to whichever worker owns the series
-            status, body = get(f"{worker.url}/v1/series/api_key_id={key}?window=all", TOKEN)
+            status, body = get_json(f"{worker.url}/v1/series/api_key_id={key}?window=all", TOKEN)
             assert status == 200, body
             assert body["calls"] == 1
-        assert get(f"{worker.url}/v1/series/api_key_id={keys[0]}")[0] == 401
-        assert get(f"{worker.url}/v1/spend/keys", "wrong-token")[0] == 401
-        assert get(f"{worker.url}/v1/top/team")[0] == 401
-        assert get(f"{worker.url}/healthz")[0] == 200
+        assert get_json(f"{worker.url}/v1/series/api_key_id={keys[0]}")[0] == 401
+        assert get_json(f"{worker.url}/v1/spend/keys", "wrong-token")[0] == 401
+        assert get_json(f"{worker.url}/v1/top/team")[0] == 401
+        assert get_json(f"{worker.url}/healthz")[0] == 200
         assert "spendwatch_" in worker.get_text("/metrics")  # open to Prometheus
