@@ -37,6 +37,9 @@ class FieldError:
     def as_dict(self) -> dict[str, str]:
         return {"path": self.path, "problem": self.problem}
 
+    def as_text(self) -> str:
+        return f"{self.path}: {self.problem}" if self.path else self.problem
+
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
@@ -49,7 +52,7 @@ class Rejected:
 
     @property
     def reason(self) -> str:
-        return "; ".join(f"{e.path}: {e.problem}" if e.path else e.problem for e in self.errors)
+        return "; ".join(e.as_text() for e in self.errors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,21 +83,71 @@ class Decoded:
     rejected: list[Rejected] = field(default_factory=list)
 
 
+_BOM = b"\xef\xbb\xbf"
+_MAX_INT_DIGITS = 30
+"""Longer integer literals are refused as numbers (no field takes one that large)."""
+
+
 def _load(raw: bytes) -> tuple[Any, str | None]:
-    """Parse JSON fast; fall back to the lenient parser to salvage a batch's good items."""
+    """Parse JSON fast; fall back to the lenient parser to salvage a batch's good items.
+
+    A leading UTF-8 byte order mark is skipped (RFC 8259 lets parsers ignore it, and
+    some Windows tools write one). Duplicate keys: the last one wins, in every tier.
+    """
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]
     try:
         return orjson.loads(raw), None
     except orjson.JSONDecodeError as exc:
         first_problem = f"malformed JSON: {exc}"
     try:
         text = raw.decode("utf-8")
-        return json.loads(text, parse_constant=_NonFinite), None
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        return None, f"malformed JSON: not UTF-8 (byte 0x{bad} at offset {exc.start})"
+    try:
+        return json.loads(text, parse_constant=_NonFinite, parse_int=_parse_int), None
+    except (ValueError, RecursionError):
         return None, first_problem
 
 
-class _NonFinite(str):
-    """NaN/Infinity literals, kept so the item is rejected with a reason of its own."""
+class _BadNumber(str):
+    """A number literal JSON or spendwatch does not take, kept as text so its item alone
+    is rejected with a reason of its own."""
+
+    problem = "is not a number"
+
+    def describe(self) -> str:
+        shown = self if len(self) <= 24 else f"{self[:12]}...({len(self)} digits)"
+        return f"{shown} {self.problem}"
+
+
+class _NonFinite(_BadNumber):
+    problem = "is not a number JSON allows"
+
+
+class _HugeNumber(_BadNumber):
+    problem = f"is too large a number (more than {_MAX_INT_DIGITS} digits)"
+
+
+def _parse_int(text: str) -> Any:
+    return _HugeNumber(text) if len(text.lstrip("-")) > _MAX_INT_DIGITS else int(text)
+
+
+def _bad_numbers(value: Any, path: str) -> list[FieldError]:
+    """Every bad number literal inside ``value``, with its field path."""
+    if isinstance(value, _BadNumber):
+        return [FieldError(path, value.describe())]
+    found: list[FieldError] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, (_BadNumber, dict, list)):
+                found += _bad_numbers(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            if isinstance(inner, (_BadNumber, dict, list)):
+                found += _bad_numbers(inner, f"{path}.{index}" if path else str(index))
+    return found
 
 
 def _is_envelope(doc: Any) -> bool:
@@ -132,8 +185,13 @@ def _items(doc: Any) -> tuple[list[Any] | None, FieldError | None]:
 def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
     out = []
     for err in exc.errors(include_url=False):
-        path = ".".join(str(p) for p in err["loc"])
+        loc = err["loc"]
         problem = err["msg"]
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            problem = str(err["ctx"]["error"])  # without pydantic's "Value error, " prefix
+        if loc and loc[-1] == "[key]":  # a bad map key: name the map, never echo the key
+            loc, problem = loc[:-2], f"key: {problem}"
+        path = ".".join(str(p) for p in loc)
         if err["type"] == "literal_error" and err["loc"] == ("schema_version",):
             problem = f"unsupported schema_version {err.get('input')!r}; this build reads 1"
         out.append(FieldError(path, problem))
@@ -141,10 +199,43 @@ def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
 
 
 def _dump(item: Any) -> bytes:
+    """An item of a batch as JSON of its own; bad number literals are written as they
+    came (``NaN``, a 5,000-digit integer), not as strings. An item nested too deep to
+    write back is replaced by a note saying so."""
+    try:
+        return _dump_with_literals(item)
+    except RecursionError:
+        pass
     try:
         return orjson.dumps(item)
-    except TypeError:
-        return json.dumps(item, default=str).encode()
+    except TypeError:  # orjson's own depth limit (JSONEncodeError is a TypeError)
+        return orjson.dumps({"item_not_kept": "nested too deep to write back as JSON"})
+
+
+def _dump_with_literals(item: Any) -> bytes:
+    literals: dict[str, str] = {}
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, _BadNumber):
+            placeholder = f"\x00bad-number-{len(literals)}\x00"
+            literals[json.dumps(placeholder)] = str(value)
+            return placeholder
+        if isinstance(value, dict):
+            return {key: swap(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [swap(inner) for inner in value]
+        return value
+
+    swapped = swap(item)
+    if not literals:
+        try:
+            return orjson.dumps(item)
+        except TypeError:  # e.g. a lone surrogate, which orjson will not write
+            pass
+    text = json.dumps(swapped, default=str)
+    for placeholder, literal in literals.items():
+        text = text.replace(placeholder, literal)
+    return text.encode()
 
 
 class EventDecoder:
@@ -198,9 +289,13 @@ class EventDecoder:
         if not isinstance(item, dict):
             reject(FieldError("", f"an event must be a JSON object, got {type(item).__name__}"))
             return
-        nonfinite = [k for k, v in item.items() if isinstance(v, _NonFinite)]
-        if nonfinite:
-            reject(*(FieldError(k, f"{item[k]} is not a number JSON allows") for k in nonfinite))
+        try:
+            bad_numbers = _bad_numbers(item, "")
+        except RecursionError:
+            reject(FieldError("", "nesting too deep"))
+            return
+        if bad_numbers:
+            reject(*bad_numbers)
             return
         try:
             event = UsageEvent.model_validate(item)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from schemas.providers import normalize_provider
+from schemas.text_rules import TEXT_PATTERN, plain_name, visible
 
 SCHEMA_VERSION = 1
 MAX_TOKENS = 10_000_000_000
@@ -31,9 +32,21 @@ MAX_REPORTED_COST_USD = Decimal(100_000)
 
 DIMENSIONS: tuple[str, ...] = ("api_key_id", "team", "app", "feature", "model", "environment")
 
-_ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
-Identifier = Annotated[str, Field(min_length=1, max_length=256, pattern=_ID_PATTERN)]
-Label = Annotated[str, Field(min_length=1, max_length=256, pattern=_ID_PATTERN)]
+
+_VISIBLE = AfterValidator(visible)
+_PLAIN = AfterValidator(plain_name)
+_TEXT_SCHEMA: dict[str, Any] = {"pattern": TEXT_PATTERN}
+# Every id, label and tag follows ``schemas.text_rules``; event ids may look like anything
+# but must be visible.
+EventId = Annotated[
+    str, Field(min_length=1, max_length=256, json_schema_extra=_TEXT_SCHEMA), _VISIBLE
+]
+Identifier = Annotated[
+    str, Field(min_length=1, max_length=256, json_schema_extra=_TEXT_SCHEMA), _PLAIN
+]
+Label = Identifier
+TagKey = Annotated[str, Field(max_length=128, json_schema_extra=_TEXT_SCHEMA), _PLAIN]
+TagValue = Annotated[str, Field(max_length=1024, json_schema_extra=_TEXT_SCHEMA), _PLAIN]
 TokenCount = Annotated[StrictInt, Field(ge=0, le=MAX_TOKENS)]
 
 
@@ -91,7 +104,7 @@ class UsageEvent(BaseModel):
     )
 
     schema_version: Literal[1] = Field(1, description="Version of this schema; this build reads 1.")
-    event_id: Identifier = Field(description="Producer-made unique id; duplicates count once.")
+    event_id: EventId = Field(description="Producer-made unique id; duplicates count once.")
     timestamp: EventTime = Field(
         description="Event time: RFC 3339 with a zone, or epoch milliseconds (integer)."
     )
@@ -115,9 +128,7 @@ class UsageEvent(BaseModel):
     feature: Label | None = None
     environment: Label | None = None
     user_id: Identifier | None = None
-    tags: dict[Annotated[str, Field(max_length=128)], Annotated[str, Field(max_length=1024)]] = (
-        Field(default_factory=dict, max_length=64)
-    )
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=64)
     units: dict[Annotated[str, Field(min_length=1, max_length=64)], UnitCount] = Field(
         default_factory=dict,
         max_length=16,

@@ -79,6 +79,6 @@ def plain_batch(raw: bytes) -> list[PlainEvent] | None:
             return events
         if start == b"{":
             return _ENVELOPE.decode(raw).events
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return None
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return None  # msgspec raises UnicodeDecodeError on bytes that are not UTF-8
     return None

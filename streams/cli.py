@@ -151,30 +151,66 @@ def ingest(
             "(env SPENDWATCH_INGEST_TOKENS_FILE, else ingest.tokens_file)."
         ),
     ] = None,
+    allow_anonymous: Annotated[
+        bool,
+        typer.Option(
+            envvar="SPENDWATCH_INGEST_ALLOW_ANONYMOUS",
+            help="Accept requests without a token when no tokens are configured.",
+        ),
+    ] = False,
+    rate: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            envvar="SPENDWATCH_INGEST_RATE",
+            help="Requests per second per producer token (0: no limit).",
+        ),
+    ] = 50.0,
+    burst: Annotated[
+        int,
+        typer.Option(
+            min=1, envvar="SPENDWATCH_INGEST_BURST", help="Requests a producer may send at once."
+        ),
+    ] = 100,
+    loglevel: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Serve POST /v1/usage: validate events over HTTP and publish them to Kafka."""
+    import logging
     import os
 
     from aiohttp import web
 
-    from streams.ingest_http import create_ingest_app
+    from streams.ingest_http import AnonymousIngestError, create_ingest_app
     from streams.kafka_wait import EXIT_UNREACHABLE, KafkaUnreachable, ensure_topics_with_retries
-    from streams.tokens import ProducerTokens
+    from streams.rate_limit import RateLimit
+    from streams.tokens import ProducerTokens, TokenFileError
 
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings, live = _worker_config(config, bootstrap=bootstrap, topic_prefix=topic_prefix)
     section = live.current.config.ingest
     if tokens_file is None and not os.environ.get("SPENDWATCH_INGEST_TOKENS_FILE"):
         tokens_file = section.tokens_file
-    tokens = ProducerTokens.load(tokens_file)
+    try:
+        tokens = ProducerTokens.load(tokens_file)
+        ingest_app = create_ingest_app(
+            settings,
+            tokens,
+            allow_anonymous=allow_anonymous,
+            rate_limit=RateLimit(rate=rate, burst=burst),
+        )
+    except (TokenFileError, AnonymousIngestError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     if not tokens.enabled:
-        typer.echo("warning: no producer tokens configured; /v1/usage accepts anyone", err=True)
+        typer.echo("warning: --allow-anonymous: /v1/usage accepts anyone", err=True)
     try:
         ensure_topics_with_retries(settings)
     except KafkaUnreachable as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(EXIT_UNREACHABLE) from None
-    app_ = create_ingest_app(settings, tokens)
-    web.run_app(app_, host=host or section.host, port=port or section.port, print=None)
+    web.run_app(ingest_app, host=host or section.host, port=port or section.port, print=None)
 
 
 @app.command()
@@ -404,6 +440,9 @@ app.command()(digest_cli.digest)
 
 
 def main() -> None:
+    from streams.redact import install_log_redaction
+
+    install_log_redaction()
     app()
 
 

@@ -26,6 +26,7 @@ from streams.column_batch import ColumnBatch
 from streams.columnar_decode import ColumnarDecoder
 from streams.field_checks import (
     is_label,
+    is_name,
     plain_latency,
     plain_tags,
     plain_units,
@@ -127,7 +128,7 @@ class RowDecoder:
                 and (app is None or app in labels or known(app))
                 and (feature is None or feature in labels or known(feature))
                 and (env is None or env in labels or known(env))
-                and (ev.user_id is None or is_label(ev.user_id))
+                and (ev.user_id is None or is_name(ev.user_id))
             ):  # fmt: skip
                 return None
             if (ev.tags and not plain_tags(ev.tags)) or (ev.units and not plain_units(ev.units)):
@@ -203,7 +204,7 @@ class RowDecoder:
         ):  # fmt: skip
             return None
         user_id = get("user_id")
-        if user_id is not None and not is_label(user_id):
+        if user_id is not None and not is_name(user_id):
             return None
         inp, out = get("input_tokens", 0), get("output_tokens", 0)
         cr, cw = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
@@ -220,7 +221,7 @@ class RowDecoder:
         if provider is None or minute is None:
             return None
         status = get("status")
-        if status is not None and status not in _STATUSES:
+        if status is not None and (type(status) is not str or status not in _STATUSES):
             return None
         if not (plain_latency(get("latency_ms")) and plain_tags(get("tags"))):
             return None
@@ -245,7 +246,7 @@ class RowDecoder:
 
     def _known_label(self, value: Any) -> bool:
         """Check a label once; remember it when it is plainly valid."""
-        if not is_label(value):
+        if not is_name(value):
             return False
         if len(self._labels) >= 100_000:
             self._labels.clear()

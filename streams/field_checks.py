@@ -13,12 +13,16 @@ from typing import Any
 
 from schemas.event import MAX_REPORTED_COST_USD
 from schemas.money import NANOS_PER_USD
+from schemas.text_rules import has_secret_hint
 
 _PLAIN_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,18})?")
 
 
 def is_label(value: Any) -> bool:
-    """A string pydantic keeps as it is: 1..256 printable chars, no edge spaces."""
+    """A string pydantic keeps as it is: 1..256 printable chars, no edge spaces.
+
+    Printable excludes every character ``schemas.text_rules`` refuses (and more, such
+    as non-ASCII spaces, which pydantic then decides on)."""
     return (
         type(value) is str
         and 0 < len(value) <= 256
@@ -28,6 +32,11 @@ def is_label(value: Any) -> bool:
     )
 
 
+def is_name(value: Any) -> bool:
+    """A label that is also plainly no secret (every id and label but ``event_id``)."""
+    return is_label(value) and not has_secret_hint(value)
+
+
 def plain_latency(value: Any) -> bool:
     if value is None:
         return True
@@ -35,14 +44,29 @@ def plain_latency(value: Any) -> bool:
     return (kind is int or (kind is float and math.isfinite(value))) and 0 <= value <= 86_400_000
 
 
+_CLEAN_TAG_TEXT: set[str] = set()
+"""Tag keys and values already found printable and free of secret hints (they repeat)."""
+
+
+def _clean_tag_text(text: str) -> bool:
+    if not text.isprintable() or has_secret_hint(text):
+        return False
+    if len(_CLEAN_TAG_TEXT) >= 100_000:
+        _CLEAN_TAG_TEXT.clear()
+    _CLEAN_TAG_TEXT.add(text)
+    return True
+
+
 def plain_tags(tags: Any) -> bool:
     if tags is None:
         return True
     if type(tags) is not dict or len(tags) > 64:
         return False
+    clean = _CLEAN_TAG_TEXT
     return all(
         type(k) is str and type(v) is str and len(k) <= 128 and len(v) <= 1024
         and k == k.strip() and v == v.strip()
+        and (k in clean or _clean_tag_text(k)) and (v in clean or _clean_tag_text(v))
         for k, v in tags.items()
     )  # fmt: skip
 

@@ -66,20 +66,20 @@ def register_finops_views(handle: SpendwatchApp) -> None:
                     states.append((name, state))
         return Ledger.from_states(states)
 
-    async def ledger(first_day: int, last_day: int) -> Ledger:
+    async def ledger(request: Request, first_day: int, last_day: int) -> Ledger:
         if ATTRIBUTION not in handle.settings.dimensions:
             raise web.HTTPConflict(
                 text=json.dumps({"error": NO_ATTRIBUTION}), content_type="application/json"
             )
         query = {"from": str(first_day), "to": str(last_day)}
         merged = Ledger()
-        for part in await _gather_local(handle, "/v1/reports/ledger", query):
+        for part in await _gather_local(handle, request, "/v1/reports/ledger", query):
             merged.merge(Ledger.from_json(part))
         return merged
 
-    async def history(at: datetime, days: int) -> Ledger:
+    async def history(request: Request, at: datetime, days: int) -> Ledger:
         today = day_of(at.date())
-        return await ledger(today - days, today)
+        return await ledger(request, today - days, today)
 
     @app.page("/v1/reports/ledger")
     class LedgerView(View):
@@ -93,7 +93,7 @@ def register_finops_views(handle: SpendwatchApp) -> None:
                 return self.json({"error": "from and to are epoch days (integers)"}, status=400)
             if request.query.get("local"):
                 return self.json(local_ledger().to_json(first, last))
-            return self.json((await ledger(first, last)).to_json(first, last))
+            return self.json((await ledger(request, first, last)).to_json(first, last))
 
     @app.page("/v1/reports/spend")
     class Spend(View):
@@ -103,7 +103,7 @@ def register_finops_views(handle: SpendwatchApp) -> None:
             try:
                 period = Period.parse(request.query.get("period") or _this_month())
                 previous = period.previous()
-                data = await ledger(previous.first_day(), period.last_day())
+                data = await ledger(request, previous.first_day(), period.last_day())
                 return self.json(showback(data, period, request.query.get("by", "team")))
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
@@ -122,7 +122,7 @@ def register_finops_views(handle: SpendwatchApp) -> None:
                 query = _Query.parse(request, numbers)
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
-            return self.json(compute(await history(query.at, days), query))
+            return self.json(compute(await history(request, query.at, days), query))
 
         view = type(
             f"Report{path.rsplit('/', 1)[-1].title()}", (View,), {"get": get, "__doc__": doc}

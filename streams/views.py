@@ -1,7 +1,9 @@
 """HTTP views of a worker (Faust's web server).
 
 Series reads are routed by Faust to the worker that owns the series; dimension-wide
-reads (top-N, per-key totals) ask every worker for its share and merge the answers.
+reads (top-N, per-key totals) ask every worker for its share and merge the answers,
+passing on the caller's ``Authorization`` header. With read tokens configured every
+view but the open ones needs one (``streams.read_auth``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from faust.web import Request, Response, View
+from faust.web.drivers.aiohttp import Web as AiohttpWeb
 
 from streams.metrics import METRICS_PATH
+from streams.read_auth import ReadAccess
 from streams.spend_queries import merge_top, minute_of, top_series, totals_json, window_sums
 
 if TYPE_CHECKING:
@@ -28,8 +32,12 @@ def _now_minute(request: Request) -> int:
     return minute_of(when)
 
 
-async def _gather_local(handle: SpendwatchApp, path: str, query: dict[str, str]) -> list[Any]:
+async def _gather_local(
+    handle: SpendwatchApp, request: Request, path: str, query: dict[str, str]
+) -> list[Any]:
     """Ask every worker that owns series partitions (this one included) for ``path``."""
+    auth = request.headers.get("Authorization")
+    headers = {"Authorization": auth} if auth else {}
     app = handle.faust_app
     try:
         hosts = list(app.router.table_metadata("series"))
@@ -37,7 +45,9 @@ async def _gather_local(handle: SpendwatchApp, path: str, query: dict[str, str])
         hosts = []
     own = str(app.conf.canonical_url).rstrip("/")
     urls = {str(h).rstrip("/") for h in hosts} | {own}
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10), headers=headers
+    ) as http:
 
         async def fetch(base: str) -> Any:
             async with http.get(base + path, params={**query, "local": "1"}) as resp:
@@ -51,8 +61,14 @@ def _changed_at(alert: dict[str, Any]) -> tuple[str, int]:
     return (alert["updated_at"], alert["version"])
 
 
-def register_views(handle: SpendwatchApp) -> None:
+def register_views(handle: SpendwatchApp, access: ReadAccess | None = None) -> None:
     app = handle.faust_app
+    access = access or ReadAccess.from_environment()
+    if access.tokens.enabled:
+        web = app.web
+        if not isinstance(web, AiohttpWeb):
+            raise TypeError(f"read tokens need Faust's aiohttp web driver, not {type(web)}")
+        web.web_app.middlewares.append(access.middleware())
     series = handle.series
     series_table = series.series_table
 
@@ -105,7 +121,7 @@ def register_views(handle: SpendwatchApp) -> None:
             if request.query.get("local"):
                 return self.json({"series": local})
             query = {"window": window, "limit": str(limit), "at": request.query.get("at", "")}
-            parts = await _gather_local(handle, f"/v1/top/{dimension}", query)
+            parts = await _gather_local(handle, request, f"/v1/top/{dimension}", query)
             merged = merge_top((p["series"] for p in parts), limit)
             return self.json({"dimension": dimension, "window": window, "series": merged})
 
@@ -121,7 +137,7 @@ def register_views(handle: SpendwatchApp) -> None:
             }
             if request.query.get("local"):
                 return self.json({"keys": local})
-            parts = await _gather_local(handle, "/v1/spend/keys", {})
+            parts = await _gather_local(handle, request, "/v1/spend/keys", {})
             merged: dict[str, Any] = {}
             for part in parts:
                 merged.update(part["keys"])
@@ -143,7 +159,7 @@ def register_views(handle: SpendwatchApp) -> None:
                         "recent": [a.model_dump(mode="json") for a in detection.recent][-limit:],
                     }
                 )
-            parts = await _gather_local(handle, "/v1/alerts", {"limit": str(limit)})
+            parts = await _gather_local(handle, request, "/v1/alerts", {"limit": str(limit)})
             active = [a for p in parts for a in p["active"]]
             recent = sorted((a for p in parts for a in p["recent"]), key=_changed_at)
             return self.json({"active": sorted(active, key=_changed_at), "recent": recent[-limit:]})
