@@ -59,8 +59,8 @@ class SpikeConfig(BaseModel):
     """Weight of each new day in the time-of-day profile (weekdays and weekends apart)."""
     protect_weight: float = Field(0.05, ge=0, le=1)
     """Learning rate multiplier while anomalous: an incident never becomes the baseline."""
-    creep_window_minutes: int = Field(180, ge=30)
-    creep_ratio: float = Field(1.8, gt=1)
+    creep_window_minutes: int = Field(240, ge=30)
+    creep_ratio: float = Field(2.0, gt=1)
     """Sustained spend above the same hours of previous days by this factor is creep."""
 
 
@@ -72,14 +72,16 @@ class UnitCostConfig(BaseModel):
     enabled: bool = True
     dimensions: tuple[Dimension, ...] = ("api_key_id", "app", "feature", "team")
     window_minutes: int = Field(5, ge=1)
+    max_window_minutes: int = Field(60, ge=1)
+    """A window short of calls or of dollar impact grows up to this long."""
     min_calls: int = Field(30, ge=1)
     warmup_windows: int = Field(12, ge=1)
-    ratio: float = Field(1.8, gt=1)
+    ratio: float = Field(2.0, gt=1)
     """A per-call feature must grow by this factor ..."""
     z: float = Field(4.0, gt=0)
     """... and by ``z`` standard deviations of its log."""
     half_life_windows: float = Field(288.0, gt=0)
-    min_impact_usd: Usd = Field(Decimal("1"), ge=0)
+    min_impact_usd: Usd = Field(Decimal("2"), ge=0)
     page_impact_usd: Usd = Field(Decimal("25"), ge=0)
 
 

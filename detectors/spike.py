@@ -80,8 +80,9 @@ class SpikeDetector:
         if not bucket.closed:
             return [spike] if spike else []
         found = [spike] if spike else []
+        usual = state.profile.usual(minute)
         self._learn(state, cfg, bucket, expected, anomalous=spike is not None)
-        creep = self._creep(state, cfg, bucket, expected, anomalous=spike is not None)
+        creep = self._creep(state, cfg, bucket, expected, usual, anomalous=spike is not None)
         if creep:
             found.append(creep)
         return found
@@ -191,10 +192,10 @@ class SpikeDetector:
         cfg: SpikeConfig,
         bucket: SeriesBucket,
         expected: float,
+        profile_expected: float,
         anomalous: bool,
     ) -> Finding | None:
         width = bucket.width_minutes
-        profile_expected = state.profile.expect(bucket.start_minute)
         actual = expected if anomalous else bucket.cost_nanos / width
         for m in range(bucket.start_minute, bucket.start_minute + width):
             self._creep_push(state, cfg, actual, profile_expected, m)
@@ -202,7 +203,7 @@ class SpikeDetector:
             return None
         observed, exp_w = state.creep_sums
         excess = observed - exp_w
-        if observed <= cfg.creep_ratio * exp_w or excess < nanos(cfg.min_impact_usd) * 3:
+        if observed <= cfg.creep_ratio * exp_w or excess < nanos(cfg.min_impact_usd) * 5:
             return None
         if excess <= cfg.z * math.sqrt(state.var * cfg.creep_window_minutes):
             return None

@@ -1,7 +1,9 @@
 """Unit-cost drift: what one call costs, against what it usually costs on this series.
 
-Closed buckets are summed into windows of ``window_minutes``; each window with enough
-calls gives three scaled features: log cost per call, log input tokens per call and log
+Closed buckets are summed into windows of at least ``window_minutes``; a window short of
+``min_calls`` calls, or drifting by less than ``min_impact_usd``, grows until
+``max_window_minutes`` (so small series are judged on more calls). Each window gives
+three scaled features: log cost per call, log input tokens per call and log
 output/input ratio. River's exponentially weighted mean and variance learn each one.
 A window whose cost per call or tokens per call is above its mean by a factor of
 ``ratio`` and by ``z`` standard deviations, and whose spend exceeds what its calls
@@ -32,7 +34,8 @@ def _stats(alpha: float) -> list[tuple[stats.EWMean, stats.EWVar]]:
 
 @dataclass(slots=True)
 class UnitCostState:
-    window: int = -1
+    start: int = -1
+    """First minute of the window being summed (-1: none)."""
     sums: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     """Cost, calls, input and output tokens of the current window so far."""
     learned: int = 0
@@ -62,27 +65,31 @@ class UnitCostDetector:
             return []
         cfg = self.settings(bucket.scope)
         found: list[Finding] = []
-        window = bucket.start_minute // cfg.window_minutes
-        if window != state.window and state.window >= 0:
-            self._finish(state, cfg, bucket, found)
-        state.window = window
+        if state.start < 0 or bucket.start_minute - state.start >= cfg.max_window_minutes:
+            state.start, state.sums = bucket.start_minute, [0, 0, 0, 0]
         sums = state.sums
         sums[0] += bucket.cost_nanos
         sums[1] += bucket.calls - bucket.errors
         sums[2] += bucket.input_tokens
         sums[3] += bucket.output_tokens
-        if (bucket.start_minute + bucket.width_minutes) % cfg.window_minutes == 0:
-            self._finish(state, cfg, bucket, found)
-            state.window = -1
+        length = bucket.start_minute + bucket.width_minutes - state.start
+        if length >= cfg.window_minutes and self._finish(state, cfg, bucket, length, found):
+            state.start = -1
         return found
 
     def _finish(
-        self, state: UnitCostState, cfg: UnitCostConfig, bucket: SeriesBucket, out: list[Finding]
-    ) -> None:
+        self,
+        state: UnitCostState,
+        cfg: UnitCostConfig,
+        bucket: SeriesBucket,
+        length: int,
+        out: list[Finding],
+    ) -> bool:
+        """Judge the window; False to let it grow."""
         cost, calls, inp, outp = state.sums
-        state.sums = [0, 0, 0, 0]
+        can_grow = length + bucket.width_minutes <= cfg.max_window_minutes
         if calls < cfg.min_calls or cost <= 0:
-            return
+            return not can_grow
         values = (
             math.log(cost / calls),
             math.log((inp + 1) / calls),
@@ -99,14 +106,18 @@ class UnitCostDetector:
         if drifted and impact >= nanos(cfg.min_impact_usd):
             state.drifting += 1
             if state.drifting < ADOPT_AFTER:
-                out.append(self._finding(state, cfg, bucket, drifted, values, cost, calls, impact))
-                return
+                found = self._finding(state, cfg, bucket, drifted, values, length, calls, impact)
+                out.append(found)
+                return True
+        elif drifted and can_grow:
+            return False
         else:
             state.drifting = 0
         for value, (mean, var) in zip(values, state.features, strict=True):
             mean.update(value)
             var.update(value)
         state.learned += 1
+        return True
 
     def _finding(
         self,
@@ -115,11 +126,11 @@ class UnitCostDetector:
         bucket: SeriesBucket,
         drifted: list[str],
         values: tuple[float, ...],
-        cost: int,
+        length: int,
         calls: int,
         impact: int,
     ) -> Finding:
-        per_call = cost / calls
+        per_call = state.sums[0] / calls
         expected = math.exp(state.features[0][0].get())
         factors = ", ".join(
             f"{name.replace('_', ' ')} {math.exp(values[FEATURES.index(name)] - mean.get()):.1f}x"
@@ -131,14 +142,13 @@ class UnitCostDetector:
             self.name,
             bucket,
             severity,
-            window_minutes=cfg.window_minutes,
+            window_minutes=length,
             measure="usd_per_call",
             observed=per_call / 1e9,
             expected=expected / 1e9,
             impact_nanos=impact,
             headline=(
-                f"{factors} over {calls} calls in {cfg.window_minutes} min; "
-                f"{usd(impact)} more than usual"
+                f"{factors} over {calls} calls in {length} min; {usd(impact)} more than usual"
             ),
             labels={"features": ",".join(drifted)},
         )

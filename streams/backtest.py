@@ -123,7 +123,10 @@ class BacktestEngine:
         if not any(combo[0] == minute for combo in touched):
             return []
         combos = self.pending[minute]
-        buckets = series_buckets(minute, combos, self.bucket_minutes, False, self.dimensions)
+        floor = self.suite.open_floor_nanos
+        buckets = series_buckets(
+            minute, combos, self.bucket_minutes, False, self.dimensions, min_cost=floor
+        )
         self.stats.open_views += len(buckets)
         return self._observe(buckets)
 

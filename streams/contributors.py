@@ -37,9 +37,13 @@ TOP = 3
 
 
 def contributors_by_series(
-    combos: dict[Combo, list[int]], dimensions: Sequence[str] = DIMENSIONS, top: int = TOP
+    combos: dict[Combo, list[int]],
+    dimensions: Sequence[str] = DIMENSIONS,
+    top: int = TOP,
+    only: set[str] | None = None,
 ) -> dict[str, dict[str, int]]:
-    """Per series name, its top contributors (``"api_key_id=k-1"`` to cost nanos)."""
+    """Per series name (of ``only``, when given), its top contributors
+    (``"api_key_id=k-1"`` to cost nanos)."""
     fields = [(d, _COMBO_FIELD.get(d)) for d in dimensions]
     sources = [(c, _COMBO_FIELD[c]) for c in CONTRIBUTOR_DIMENSIONS]
     acc: dict[str, dict[str, int]] = defaultdict(dict)
@@ -50,6 +54,8 @@ def contributors_by_series(
         names = [f"{c}={combo[i]}" for c, i in sources]
         for dimension, index in fields:
             series = f"{dimension}={ORG if index is None else combo[index]}"
+            if only is not None and series not in only:
+                continue
             bucket = acc[series]
             for (c, _), name in zip(sources, names, strict=True):
                 if c != dimension:
@@ -79,13 +85,21 @@ def series_buckets(
     width_minutes: int,
     closed: bool,
     dimensions: Sequence[str] = DIMENSIONS,
+    min_cost: int = 0,
 ) -> list[SeriesBucket]:
-    """Every series' bucket starting at ``minute`` from that bucket's combination sums."""
+    """Every series' bucket starting at ``minute`` from that bucket's combination sums
+    (only those costing at least ``min_cost``)."""
     partials = fan_out(MessageTotals(combos=combos), dimensions)
-    contributors = contributors_by_series(combos, dimensions)
+    chosen = {
+        name: buckets[minute]
+        for name, buckets in partials.buckets.items()
+        if buckets[minute][COST] >= min_cost
+    }
+    only = set(chosen) if min_cost > 0 else None
+    contributors = contributors_by_series(combos, dimensions, only=only)
     out: list[SeriesBucket] = []
-    for name in sorted(partials.buckets):
-        sums = partials.buckets[name][minute]
+    for name in sorted(chosen):
+        sums = chosen[name]
         out.append(
             SeriesBucket(
                 scope=scope_of(name),
