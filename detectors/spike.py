@@ -10,9 +10,11 @@ Spike minutes are learned at ``protect_weight`` of the usual rate, so an inciden
 not become the new baseline. The open bucket is evaluated too (with its spend so far),
 which catches large spikes before the minute closes.
 
-Creep is the slow version: spend over the last ``creep_window_minutes`` against what the
-profile expected for the same minutes; spike minutes count at their expectation, so
-creep only reports what the spike rule did not.
+Creep is the slow version, judged on whole hours: spend over the last
+``creep_window_minutes`` against what the profile expected for the same minutes, above
+``creep_ratio`` in total and above its square root in every one of those hours (one
+heavy half hour is not creep). Spike minutes count at their expectation, so creep only
+reports what the spike rule did not; it is reported on every bucket of the hour after.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ class SpikeState:
     recent: deque[int] = field(default_factory=lambda: deque(maxlen=16))
     """Cost of the latest closed buckets, newest last."""
     profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
-    creep_actual: deque[float] = field(default_factory=deque)
-    creep_expected: deque[float] = field(default_factory=deque)
-    creep_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    creep_hours: deque[tuple[float, float]] = field(default_factory=deque)
+    """(actual, expected) spend of the latest whole hours, newest last."""
+    creep_hour: int = -1
+    creep_now: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    creep_verdict: tuple[float, float] | None = None
+    """(actual, expected) over the window when the last whole hour was creep."""
 
 
 class SpikeDetector:
@@ -173,18 +178,36 @@ class SpikeDetector:
     def _creep_push(
         self, state: SpikeState, cfg: SpikeConfig, actual: float, expected: float, minute: int
     ) -> None:
+        hour = minute // 60
+        if hour != state.creep_hour:
+            if state.creep_hour >= 0:
+                state.creep_hours.append((state.creep_now[0], state.creep_now[1]))
+                while len(state.creep_hours) > cfg.creep_window_minutes // 60:
+                    state.creep_hours.popleft()
+                state.creep_verdict = self._creep_verdict(state, cfg)
+            state.creep_hour, state.creep_now = hour, [0.0, 0.0]
         if not state.profile.seen(minute):
-            state.creep_actual.clear()
-            state.creep_expected.clear()
-            state.creep_sums[:] = [0.0, 0.0]
+            state.creep_hours.clear()
+            state.creep_hour = -1
             return
-        state.creep_actual.append(actual)
-        state.creep_expected.append(expected)
-        state.creep_sums[0] += actual
-        state.creep_sums[1] += expected
-        if len(state.creep_actual) > cfg.creep_window_minutes:
-            state.creep_sums[0] -= state.creep_actual.popleft()
-            state.creep_sums[1] -= state.creep_expected.popleft()
+        state.creep_now[0] += actual
+        state.creep_now[1] += expected
+
+    def _creep_verdict(self, state: SpikeState, cfg: SpikeConfig) -> tuple[float, float] | None:
+        hours = state.creep_hours
+        if len(hours) < cfg.creep_window_minutes // 60:
+            return None
+        floor = math.sqrt(cfg.creep_ratio)
+        if any(actual <= floor * expected for actual, expected in hours):
+            return None
+        observed = sum(a for a, _ in hours)
+        expected = sum(e for _, e in hours)
+        excess = observed - expected
+        if observed <= cfg.creep_ratio * expected or excess < nanos(cfg.min_impact_usd) * 5:
+            return None
+        if excess <= cfg.z * math.sqrt(state.var * 60 * len(hours)):
+            return None
+        return observed, expected
 
     def _creep(
         self,
@@ -199,20 +222,16 @@ class SpikeDetector:
         actual = expected if anomalous else bucket.cost_nanos / width
         for m in range(bucket.start_minute, bucket.start_minute + width):
             self._creep_push(state, cfg, actual, profile_expected, m)
-        if len(state.creep_actual) < cfg.creep_window_minutes:
+        if state.creep_verdict is None:
             return None
-        observed, exp_w = state.creep_sums
+        observed, exp_w = state.creep_verdict
         excess = observed - exp_w
-        if observed <= cfg.creep_ratio * exp_w or excess < nanos(cfg.min_impact_usd) * 5:
-            return None
-        if excess <= cfg.z * math.sqrt(state.var * cfg.creep_window_minutes):
-            return None
-        hours = cfg.creep_window_minutes / 60
+        hours = len(state.creep_hours)
         return finding(
             self.creep_name,
             bucket,
             Severity.WARNING,
-            window_minutes=cfg.creep_window_minutes,
+            window_minutes=60 * hours + bucket.start_minute % 60 + width,
             measure="usd_per_window",
             observed=observed / 1e9,
             expected=exp_w / 1e9,
