@@ -44,8 +44,16 @@ class SpikeConfig(BaseModel):
     dimensions: tuple[Dimension, ...] = DIMENSIONS
     warmup_minutes: int = Field(60, ge=1)
     """Minutes of history before the detector may fire on a series."""
-    windows_minutes: tuple[int, ...] = (1, 3, 10)
+    windows_minutes: tuple[int, ...] = (1, 3, 10, 30)
     """Windows compared with the expectation; short ones catch big spikes fast."""
+
+    @field_validator("windows_minutes")
+    @classmethod
+    def _windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(not 1 <= w <= 32 for w in value):
+            raise ValueError("windows_minutes: one or more windows of 1 to 32 minutes")
+        return value
+
     ratio: float = Field(3.0, gt=1)
     """Observed must exceed ``ratio`` times the expectation ..."""
     z: float = Field(6.0, gt=0)
@@ -117,7 +125,7 @@ class BudgetConfig(BaseModel):
     enabled: bool = True
     rules: tuple[BurnRule, ...] = DEFAULT_BURN_RULES
     forecast: bool = True
-    forecast_history_minutes: int = Field(1440, ge=60)
+    forecast_history_minutes: int = Field(4320, ge=60)
     """Spend rate the forecast projects: the mean over this much history (or all of it)."""
     forecast_min_history_minutes: int = Field(360, ge=1)
 

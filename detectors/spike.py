@@ -3,8 +3,8 @@
 Expectation: the larger of a short-term level (exponentially weighted mean of spend per
 minute, gaps counted as zero) and the time-of-day profile (``profile.py``), so both the
 daily rhythm and recurring jobs are expected. Noise: the exponentially weighted variance
-of spend per minute around the level. A window of the last 1, 3 or 10 minutes is a spike
-when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
+of spend per minute around the level. A window of the last 1, 3, 10 or 30 minutes is a
+spike when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
 by at least ``min_impact_usd`` (so tiny keys never page). One-sided: drops are ignored.
 Spike minutes are learned at ``protect_weight`` of the usual rate, so an incident does
 not become the new baseline. The open bucket is evaluated too (with its spend so far),
@@ -40,7 +40,7 @@ class SpikeState:
     """Minutes of closed history."""
     level: float = 0.0
     var: float = 0.0
-    recent: deque[int] = field(default_factory=lambda: deque(maxlen=16))
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=32))
     """Cost of the latest closed buckets, newest last."""
     profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
     creep_hours: deque[tuple[float, float]] = field(default_factory=deque)

@@ -4,7 +4,10 @@ Closed buckets are summed into windows of at least ``window_minutes``; a window 
 ``min_calls`` calls, or drifting by less than ``min_impact_usd``, grows until
 ``max_window_minutes`` (so small series are judged on more calls). Each window gives
 three scaled features: log cost per call, log input tokens per call and log
-output/input ratio. River's exponentially weighted mean and variance learn each one.
+output/input ratio. River's exponentially weighted means learn each one and its spread
+per call (squared deviation times calls), so a window of n calls is judged against a
+standard deviation of spread / sqrt(n): small night windows are not held to the
+precision of busy daytime ones.
 A window whose cost per call or tokens per call is above its mean by a factor of
 ``ratio`` and by ``z`` standard deviations, and whose spend exceeds what its calls
 would normally cost by ``min_impact_usd``, is drift: prompt bloat or a switch to a
@@ -28,8 +31,8 @@ ADOPT_AFTER = 72
 FEATURES = ("cost_per_call", "input_tokens_per_call", "output_input_ratio")
 
 
-def _stats(alpha: float) -> list[tuple[stats.EWMean, stats.EWVar]]:
-    return [(stats.EWMean(alpha), stats.EWVar(alpha)) for _ in FEATURES]
+def _stats(alpha: float) -> list[tuple[stats.EWMean, stats.EWMean]]:
+    return [(stats.EWMean(alpha), stats.EWMean(alpha)) for _ in FEATURES]
 
 
 @dataclass(slots=True)
@@ -40,7 +43,8 @@ class UnitCostState:
     """Cost, calls, input and output tokens of the current window so far."""
     learned: int = 0
     drifting: int = 0
-    features: list[tuple[stats.EWMean, stats.EWVar]] = field(default_factory=list)
+    features: list[tuple[stats.EWMean, stats.EWMean]] = field(default_factory=list)
+    """Per feature: its mean, and its variance per call (squared deviation times calls)."""
 
 
 class UnitCostDetector:
@@ -99,7 +103,8 @@ class UnitCostDetector:
         if state.learned >= cfg.warmup_windows:
             floor = math.log(cfg.ratio)
             for name, value, (mean, var) in zip(FEATURES, values, state.features, strict=True):
-                if value - mean.get() > max(floor, cfg.z * math.sqrt(max(0.0, var.get()))):
+                sd = math.sqrt(max(0.0, var.get()) / calls)
+                if value - mean.get() > max(floor, cfg.z * sd):
                     drifted.append(name)
         expected_per_call = math.exp(state.features[0][0].get())
         impact = round(cost - calls * expected_per_call)
@@ -114,8 +119,9 @@ class UnitCostDetector:
         else:
             state.drifting = 0
         for value, (mean, var) in zip(values, state.features, strict=True):
+            if state.learned:
+                var.update((value - mean.get()) ** 2 * calls)
             mean.update(value)
-            var.update(value)
         state.learned += 1
         return True
 

@@ -307,6 +307,7 @@ def bench_memory(
 
 
 app.command()(cli_detect.backtest)
+bench_app.command("detection")(cli_detect.bench_detection)
 
 
 def main() -> None:

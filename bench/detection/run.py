@@ -51,6 +51,7 @@ def run_scenario(scenario: Scenario, base: DetectorsConfig) -> tuple[list[Alert]
     alerts, stats = run_backtest(engine, lines)
     elapsed = time.perf_counter() - started
     observes = stats.buckets + stats.open_views
+    sizes = sorted(len(engine.suite.dumps(state)) for state in engine.states.values())
     return alerts, {
         "seed": scenario.seed,
         "events": stats.events,
@@ -59,7 +60,9 @@ def run_scenario(scenario: Scenario, base: DetectorsConfig) -> tuple[list[Alert]
         "open_views": stats.open_views,
         "seconds": round(elapsed, 1),
         "events_per_s": round(stats.events / elapsed),
-        "us_per_bucket_incl_generation": round(elapsed / max(observes, 1) * 1e6, 1),
+        "us_per_observe": round(stats.detector_seconds / max(observes, 1) * 1e6, 2),
+        "state_bytes_per_series_mean": round(sum(sizes) / max(len(sizes), 1)),
+        "state_bytes_per_series_max": sizes[-1] if sizes else 0,
         "alerts": len(alerts),
     }
 
