@@ -15,6 +15,7 @@ amounts (Decimal) per series. Every validation error names its path, e.g.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -30,8 +31,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)
 def nanos(usd: Decimal) -> Nanos:
-    """A configured USD amount in nano-USD."""
+    """A configured USD amount in nano-USD (cached: detectors ask on every bucket)."""
     return usd_to_nanos(usd)
 
 
@@ -88,6 +90,8 @@ class UnitCostConfig(BaseModel):
     """A per-call feature must grow by this factor ..."""
     z: float = Field(4.0, gt=0)
     """... and by ``z`` standard deviations of its log."""
+    confirm_windows: int = Field(2, ge=1)
+    """Windows in a row that must drift before it is reported."""
     half_life_windows: float = Field(288.0, gt=0)
     min_impact_usd: Usd = Field(Decimal("2"), ge=0)
     page_impact_usd: Usd = Field(Decimal("25"), ge=0)

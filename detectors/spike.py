@@ -42,6 +42,7 @@ class SpikeState:
     var: float = 0.0
     recent: deque[int] = field(default_factory=lambda: deque(maxlen=32))
     """Cost of the latest closed buckets, newest last."""
+    recent_sum: int = 0
     profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
     creep_hours: deque[tuple[float, float]] = field(default_factory=deque)
     """(actual, expected) spend of the latest whole hours, newest last."""
@@ -97,10 +98,12 @@ class SpikeDetector:
     ) -> Finding | None:
         if state.history < cfg.warmup_minutes:
             return None
+        min_impact = nanos(cfg.min_impact_usd)
+        if state.recent_sum + bucket.cost_nanos < min_impact:
+            return None  # no window can hold enough excess
         width = bucket.width_minutes
         recent = state.recent
         best: tuple[float, int, int, float] | None = None
-        min_impact = nanos(cfg.min_impact_usd)
         observed = bucket.cost_nanos
         taken = 1
         for window in cfg.windows_minutes:
@@ -161,16 +164,25 @@ class SpikeDetector:
         state.var = (1.0 - alpha) * (state.var + alpha * deviation * deviation)
         for m in range(bucket.start_minute, bucket.start_minute + width):
             state.profile.learn(m, per_minute, cfg.profile_day_weight, PROFILE_GROWTH)
-        state.recent.append(bucket.cost_nanos)
+        self._remember(state, bucket.cost_nanos)
         state.last = bucket.start_minute
         state.history += width
+
+    @staticmethod
+    def _remember(state: SpikeState, cost: int) -> None:
+        recent = state.recent
+        if len(recent) == recent.maxlen:
+            state.recent_sum -= recent[0]
+        recent.append(cost)
+        state.recent_sum += cost
 
     def _gap(self, state: SpikeState, cfg: SpikeConfig, start: int, minutes: int) -> None:
         decay = 0.5 ** (minutes / cfg.level_half_life_minutes)
         state.var = decay * state.var + (1.0 - decay) * state.level * state.level
         state.level *= decay
         state.profile.learn_zeros(start, minutes, cfg.profile_day_weight)
-        state.recent.extend([0] * min(minutes, state.recent.maxlen or 0))
+        for _ in range(min(minutes, state.recent.maxlen or 0)):
+            self._remember(state, 0)
         state.history += minutes
         for m in range(start, start + min(minutes, cfg.creep_window_minutes)):
             self._creep_push(state, cfg, 0.0, state.profile.expect(m), m)

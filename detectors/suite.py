@@ -48,7 +48,7 @@ class SeriesDetectorsState:
     scope: Scope
     born: int
     last_minute: int = -1
-    """Start of the newest bucket observed."""
+    """Start of the newest closed bucket observed."""
     states: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,11 +90,12 @@ class DetectorSuite:
 
     def observe(self, state: SeriesDetectorsState, bucket: SeriesBucket) -> list[Finding]:
         """Findings of one bucket of the state's series (see the module docstring)."""
-        if bucket.scope != state.scope:
+        if bucket.scope is not state.scope and bucket.scope != state.scope:
             raise ValueError(f"bucket of {bucket.scope.name} given to {state.scope.name}")
-        if bucket.start_minute < state.last_minute:
+        if bucket.start_minute <= state.last_minute:
             return []
-        state.last_minute = bucket.start_minute
+        if bucket.closed:
+            state.last_minute = bucket.start_minute
         found: list[Finding] = []
         states = state.states
         for detector in self.detectors_for(state.scope):

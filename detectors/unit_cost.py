@@ -11,7 +11,8 @@ precision of busy daytime ones.
 A window whose cost per call or tokens per call is above its mean by a factor of
 ``ratio`` and by ``z`` standard deviations, and whose spend exceeds what its calls
 would normally cost by ``min_impact_usd``, is drift: prompt bloat or a switch to a
-pricier model at constant call volume. Drifting windows are not learned (an incident
+pricier model at constant call volume, once ``confirm_windows`` windows in a row drift
+(one window of a few huge calls is not drift). Drifting windows are not learned (an incident
 must not become the baseline) until drift has lasted ``ADOPT_AFTER`` windows, after
 which it is the new normal.
 """
@@ -110,6 +111,8 @@ class UnitCostDetector:
         impact = round(cost - calls * expected_per_call)
         if drifted and impact >= nanos(cfg.min_impact_usd):
             state.drifting += 1
+            if state.drifting < cfg.confirm_windows:
+                return True
             if state.drifting < ADOPT_AFTER:
                 found = self._finding(state, cfg, bucket, drifted, values, length, calls, impact)
                 out.append(found)

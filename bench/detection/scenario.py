@@ -5,8 +5,9 @@ trough, weekend share, time zone, start weekday), a nightly batch job that is no
 and a run of incidents on days two and three: runaway loops, leaked keys, model
 switches, prompt bloat, a team-wide spike, gradual creep and a budget exhaustion.
 Day one is warm-up. Budgets are set for every team at ``BUDGET_MARGIN`` times a month of its
-warm-up day, so only the exhausting team should ever be reported. Incidents are drawn
-with at least ``MIN_INCIDENT_USD`` of expected extra spend.
+warm-up day, so only the exhausting team should ever be reported. Incidents target the
+more expensive half of keys and apps and are drawn with at least ``MIN_INCIDENT_USD`` of
+expected extra spend.
 """
 
 from __future__ import annotations
@@ -90,14 +91,25 @@ def build_scenario(seed: int, days: int = 3) -> Scenario:
     keys.sort(key=lambda k: -k.share)
     teams = sorted({k.team for k in probe.keys})
     long_teams = [str(t) for t in rng.choice(teams, 2, replace=False)]
-    short_keys = [k for k in keys if k.team not in long_teams] or keys
-    short_apps = sorted({k.app for k in short_keys})
-    short_teams = [t for t in teams if t not in long_teams] or teams
+    shares = {k.api_key_id: k.share for k in probe.keys}
 
     def usd_per_s(keys_of: list[str], at_s: float) -> float:
         rate = probe.rate_at(at_s)
-        shares = {k.api_key_id: k.share for k in probe.keys}
         return sum(rate * shares[k] * per_call.get(k, 0.0) for k in keys_of) / 1e9
+
+    def spend_rank(names: list[str], keys_of: Callable[[str], list[str]]) -> list[str]:
+        """The more expensive half of ``names`` (at least two)."""
+        ranked = sorted(names, key=lambda n: -usd_per_s(keys_of(n), 12 * 3600))
+        return ranked[: max(2, len(ranked) // 2)]
+
+    others = [k for k in keys if k.team not in long_teams] or keys
+    costly = set(spend_rank([k.api_key_id for k in others], lambda n: [n]))
+    short_keys = [k for k in others if k.api_key_id in costly]
+    short_apps = spend_rank(
+        sorted({k.app for k in others}),
+        lambda app: [k.api_key_id for k in probe.keys if k.app == app],
+    )
+    short_teams = [t for t in teams if t not in long_teams] or teams
 
     mean_rate = profile.calls_per_second
     batch_key = keys[int(rng.integers(len(keys)))]
