@@ -80,11 +80,12 @@ class UnitCostConfig(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
-    dimensions: tuple[Dimension, ...] = ("api_key_id", "app", "feature", "team")
+    dimensions: tuple[Dimension, ...] = ("api_key_id", "app", "team")
+    """Not ``feature`` or ``model`` by default: their call mix shifts between apps."""
     window_minutes: int = Field(5, ge=1)
     max_window_minutes: int = Field(60, ge=1)
     """A window short of calls or of dollar impact grows up to this long."""
-    min_calls: int = Field(30, ge=1)
+    min_calls: int = Field(50, ge=1)
     warmup_windows: int = Field(12, ge=1)
     ratio: float = Field(2.0, gt=1)
     """A per-call feature must grow by this factor ..."""

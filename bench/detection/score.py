@@ -1,12 +1,15 @@
 """Matching alerts to labelled incidents, and the quality figures.
 
-An alert matches an incident when it fires between the incident's start and a grace
-period after its end, and it is about the incident: its series is one of the
-incident's (the key, its app and team; the team's keys and apps for team-wide kinds;
-the unattributed series for a leaked key), or one of its top contributors is one of
-the incident's keys or apps (an org, model or provider alert driven by that key).
-Alerts during warm-up are not scored. Per kind, precision is the share of alerts fired
-while that kind's incidents were active that match one of them.
+An alert matches an incident when it is about the incident and fires between the
+incident's start and a grace period after its end: 30 minutes; 2 hours for creep (judged
+on whole hours); a day for budget exhaustion; 3 days for a budget alert on a team an
+incident hit, since burn rates and forecasts judge 3-day windows that hold the
+incident's excess that long. An alert is about an incident when its series is one of the
+incident's (the key, its app and team; the team's keys and apps for team-wide kinds; the
+unattributed series for a leaked key), or one of its top contributors is one of the
+incident's keys or apps (an org, model or provider alert driven by that key). Alerts
+during warm-up are not scored. Per kind, precision is the share of alerts fired while
+that kind's incidents were active that match one of them.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from bench.detection.scenario import SPIKE_KINDS, WARMUP_S, Scenario
 from schemas.findings import Alert
 from streams.synthetic import Incident
 
-GRACE = {"gradual_creep": timedelta(hours=2), "budget_exhaustion": timedelta(hours=6)}
+GRACE = {"gradual_creep": timedelta(hours=2), "budget_exhaustion": timedelta(hours=24)}
 DEFAULT_GRACE = timedelta(minutes=30)
+BUDGET_DETECTORS = ("budget_burn", "budget_forecast")
+BUDGET_GRACE = timedelta(days=3)
+"""Budget alerts judge 3-day windows: an incident's excess on the team counts that long."""
 
 
 @dataclass
@@ -95,6 +101,8 @@ def score(scenario: Scenario, alerts: list[Alert], seconds: float) -> Scored:
         hit = False
         for label in result.labels:
             grace = GRACE.get(label.kind, DEFAULT_GRACE)
+            if alert.detector in BUDGET_DETECTORS and alert.scope.name in label.series:
+                grace = BUDGET_GRACE
             active = label.start <= alert.fired_at <= label.end + grace
             if active and _about(alert, label):
                 hit = True
