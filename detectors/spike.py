@@ -6,9 +6,10 @@ daily rhythm and recurring jobs are expected. Noise: the exponentially weighted 
 of spend per minute around the level. A window of the last 1, 3, 10 or 30 minutes is a
 spike when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
 by at least ``min_impact_usd`` (so tiny keys never page). One-sided: drops are ignored.
-Spike minutes are learned at ``protect_weight`` of the usual rate, so an incident does
-not become the new baseline. The open bucket is evaluated too (with its spend so far),
-which catches large spikes before the minute closes.
+Spike minutes (by ratio and spread, even below the dollar floor) are learned at
+``protect_weight`` of the usual rate, so an incident does not become the new baseline,
+not even while it grows towards being worth reporting. The open bucket is evaluated too
+(with its spend so far), which catches large spikes before the minute closes.
 
 Creep is the slow version, judged on whole hours: spend over the last
 ``creep_window_minutes`` against what the profile expected for the same minutes, above
@@ -87,8 +88,9 @@ class SpikeDetector:
             return [spike] if spike else []
         found = [spike] if spike else []
         usual = state.profile.usual(minute)
-        self._learn(state, cfg, bucket, expected, anomalous=spike is not None)
-        creep = self._creep(state, cfg, bucket, expected, usual, anomalous=spike is not None)
+        anomalous = spike is not None or self._unusual(state, cfg, bucket, expected)
+        self._learn(state, cfg, bucket, expected, anomalous)
+        creep = self._creep(state, cfg, bucket, expected, usual, anomalous)
         if creep:
             found.append(creep)
         return found
@@ -142,6 +144,20 @@ class SpikeDetector:
                 f"{usd(exp_w)}{'' if bucket.closed else ' (minute still open)'}"
             ),
             labels={"kind": "spike"},
+        )
+
+    @staticmethod
+    def _unusual(
+        state: SpikeState, cfg: SpikeConfig, bucket: SeriesBucket, expected: float
+    ) -> bool:
+        """A spike bucket by ratio and spread, however small: protected from learning,
+        so a growing incident is not learned before it is worth reporting."""
+        if state.history < cfg.warmup_minutes:
+            return False
+        exp_w = expected * bucket.width_minutes
+        excess = bucket.cost_nanos - exp_w
+        return bucket.cost_nanos > cfg.ratio * exp_w and excess > cfg.z * math.sqrt(
+            state.var * bucket.width_minutes
         )
 
     def _learn(
