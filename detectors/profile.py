@@ -47,12 +47,12 @@ class TimeOfDayProfile:
         return cls(array("f", bytes(4 * 2 * SLOTS)), array("H", bytes(2 * 2 * SLOTS)))
 
     def expect(self, minute: int) -> float:
-        """The largest mean of this slot and its neighbours; until the slot's own kind of
-        day (weekday or weekend) has been seen, the other kind's; 0 if neither has."""
+        """The largest mean of this slot and its neighbours; until the slot itself has been
+        seen on its kind of day (weekday or weekend), the other kind's count as well."""
         slot = slot_of(minute)
         best = self._near(slot)
-        if best < 0:
-            best = self._near((slot + SLOTS) % (2 * SLOTS))
+        if self.counts[slot] < FULL:
+            best = max(best, self._near((slot + SLOTS) % (2 * SLOTS)))
         return max(best, 0.0)
 
     def usual(self, minute: int) -> float:
