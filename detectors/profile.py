@@ -72,8 +72,9 @@ class TimeOfDayProfile:
                 best = max(best, self.means[s])
         return best
 
-    def seen(self, minute: int) -> bool:
-        return bool(self.counts[slot_of(minute)] >= FULL)
+    def seen(self, minute: int, days: int = 1) -> bool:
+        """Whether this slot has been learned on at least ``days`` days."""
+        return bool(self.counts[slot_of(minute)] >= FULL * days)
 
     def learn(self, minute: int, value: float, day_weight: float, growth: float) -> None:
         slot = slot_of(minute)

@@ -11,11 +11,12 @@ Spike minutes (by ratio and spread, even below the dollar floor) are learned at
 not even while it grows towards being worth reporting. The open bucket is evaluated too
 (with its spend so far), which catches large spikes before the minute closes.
 
-Creep is the slow version, judged on whole hours: spend over the last
-``creep_window_minutes`` against what the profile expected for the same minutes, above
-``creep_ratio`` in total and above its square root in every one of those hours (one
-heavy half hour is not creep). Spike minutes count at their expectation, so creep only
-reports what the spike rule did not; it is reported on every bucket of the hour after.
+Creep is the slow version, judged on whole hours once the profile holds
+``CREEP_HISTORY_DAYS`` days: spend over the last ``creep_window_minutes`` against what
+the profile expected for the same minutes, above ``creep_ratio`` in total and above its
+square root in every one of those hours (one heavy half hour is not creep). Spike
+minutes count at their expectation, so creep only reports what the spike rule did not;
+it is reported on every bucket of the hour after.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from detectors.profile import TimeOfDayProfile
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
 PROFILE_GROWTH = 3.0
+CREEP_HISTORY_DAYS = 2
+"""Creep is judged only against slots learned on at least this many days: one day of
+history (say, a local Sunday evening that is Monday in UTC) is no baseline for a day."""
 
 
 @dataclass(slots=True)
@@ -214,7 +218,7 @@ class SpikeDetector:
                     state.creep_hours.popleft()
                 state.creep_verdict = self._creep_verdict(state, cfg)
             state.creep_hour, state.creep_now = hour, [0.0, 0.0]
-        if not state.profile.seen(minute):
+        if not state.profile.seen(minute, CREEP_HISTORY_DAYS):
             state.creep_hours.clear()
             state.creep_hour = -1
             return

@@ -95,7 +95,7 @@ def backtest(
 
 def bench_detection(
     seeds: Annotated[str, typer.Option(help="Scenario seeds, comma-separated.")] = "1,2,3",
-    days: Annotated[int, typer.Option(min=2, help="Days per scenario (day one is warm-up).")] = 3,
+    days: Annotated[int, typer.Option(min=3, help="Days per scenario (day one is warm-up).")] = 4,
     config: Annotated[
         Path | None,
         typer.Option(help="Config file with a 'detectors' section (default: defaults)."),

@@ -69,7 +69,7 @@ def run_scenario(scenario: Scenario, base: DetectorsConfig) -> tuple[list[Alert]
 
 def run_detection_bench(
     seeds: list[int],
-    days: int = 3,
+    days: int = 4,
     config: DetectorsConfig | None = None,
     say: Callable[[str], None] = lambda _: None,
     show_false: bool = False,

@@ -2,7 +2,7 @@
 
 Each seed draws a different organisation and rhythm (size, rate, peak hour, peak to
 trough, weekend share, time zone, start weekday), a nightly batch job that is normal,
-and a run of incidents on days two and three: runaway loops, leaked keys, model
+and a run of incidents from day two on: runaway loops, leaked keys, model
 switches, prompt bloat, a team-wide spike, gradual creep and a budget exhaustion.
 Day one is warm-up. Budgets are set for every team at ``BUDGET_MARGIN`` times a month of its
 warm-up day, so only the exhausting team should ever be reported. Incidents target the
@@ -70,7 +70,7 @@ def cost_per_call(generator: TrafficGenerator, at_s: float) -> dict[str, float]:
     return {key: cost[key] / calls[key] for key in calls}
 
 
-def build_scenario(seed: int, days: int = 3) -> Scenario:
+def build_scenario(seed: int, days: int = 4) -> Scenario:
     """One seed's organisation, nightly batch and incidents (see the module docstring)."""
     rng = np.random.default_rng([seed, 77])
     profile = TrafficProfile(
@@ -137,7 +137,8 @@ def build_scenario(seed: int, days: int = 3) -> Scenario:
         incidents.append(incident)
     creep_keys = [k for k in keys if k.team == long_teams[0]] or keys
     creep_key = max(creep_keys, key=lambda k: usd_per_s([k.api_key_id], 12 * 3600)).api_key_id
-    incidents.append(Incident.gradual_creep(creep_key, WARMUP_S + 2 * 3600, 22 * 3600, 0.05))
+    creep_start = (days - 2) * DAY_S + 2 * 3600  # creep needs two days of history
+    incidents.append(Incident.gradual_creep(creep_key, creep_start, 22 * 3600, 0.05))
     exhaust_start = WARMUP_S + float(rng.uniform(2, 20)) * 3600
     incidents.append(Incident.budget_exhaustion(long_teams[1], exhaust_start, 10 * 3600, 4.0))
     return Scenario(
