@@ -221,6 +221,7 @@ class SpikeDetector:
         if not state.profile.seen(minute, CREEP_HISTORY_DAYS):
             state.creep_hours.clear()
             state.creep_hour = -1
+            state.creep_verdict = None
             return
         state.creep_now[0] += actual
         state.creep_now[1] += expected

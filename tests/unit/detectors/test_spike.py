@@ -103,3 +103,11 @@ def test_gaps_count_as_zero_spend() -> None:
         detector.observe(dense, bucket)
     assert state.level < dense.level * 0.6
     assert state.history == dense.history
+
+
+def test_creep_needs_two_days_of_history_and_forgets_a_verdict_when_history_lapses() -> None:
+    growth = [1.0] * 1440 + [1.05 ** (i / 60) for i in range(1440)]
+    buckets = rhythm_buckets(SCOPE, 2 * 1440, seed=11, usd_per_minute=2.0)
+    for bucket, factor in zip(buckets, growth, strict=True):
+        bucket.cost_nanos = round(bucket.cost_nanos * factor)
+    assert [f for f in run(buckets) if f.detector == "spend_creep"] == []
