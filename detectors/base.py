@@ -67,6 +67,22 @@ def top_contributors(
     return tuple(Contributor(series=name, cost_nanos=cost) for name, cost in ranked if cost > 0)
 
 
+def per_dimension(contributors: dict[str, Nanos], each: int = 2) -> tuple[Contributor, ...]:
+    """The ``each`` largest contributors of every dimension, most expensive first.
+
+    >>> [c.series for c in per_dimension({"model=a": 5, "model=b": 4, "model=c": 9, "app=x": 1})]
+    ['model=c', 'model=a', 'app=x']
+    """
+    kept: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for c in top_contributors(contributors, len(contributors)):
+        dimension = c.series.partition("=")[0]
+        if counts.get(dimension, 0) < each:
+            counts[dimension] = counts.get(dimension, 0) + 1
+            kept[c.series] = c.cost_nanos
+    return top_contributors(kept, len(kept))
+
+
 def summary_line(headline: str, contributors: tuple[Contributor, ...]) -> str:
     """``headline; top: api_key_id=k-1 $12.30, model=gpt-4o $8.00`` (at most 1,024 chars).
 
@@ -94,7 +110,7 @@ def finding(
 ) -> Finding:
     """A finding evaluated at the end of ``bucket`` over the ``window_minutes`` before it."""
     end = bucket.start_minute + bucket.width_minutes
-    contributors = top_contributors(bucket.contributors)
+    contributors = per_dimension(bucket.contributors)
     return Finding(
         detector=detector,
         scope=bucket.scope,
@@ -106,7 +122,7 @@ def finding(
         observed=round(observed, 6),
         expected=round(expected, 6),
         impact_nanos=max(0, impact_nanos),
-        summary=summary_line(f"{bucket.scope.name}: {headline}", contributors),
+        summary=summary_line(f"{bucket.scope.name}: {headline}", contributors[:TOP_CONTRIBUTORS]),
         contributors=contributors,
         labels=labels or {},
     )

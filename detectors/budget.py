@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from detectors.base import finding, usd
 from detectors.config import BurnRule, DetectorsConfig
@@ -30,6 +31,12 @@ def month_bounds(minute: int) -> tuple[int, int, int]:
     days = calendar.monthrange(when.year, when.month)[1]
     first = minute - ((when.day - 1) * 1440 + when.hour * 60 + when.minute)
     return when.year * 100 + when.month, first, days * 1440
+
+
+@lru_cache(maxsize=4096)
+def _month_of_day(day: int) -> int:
+    when = minute_to_datetime(day * 1440)
+    return when.year * 100 + when.month
 
 
 @dataclass(slots=True)
@@ -88,8 +95,7 @@ class BudgetDetector:
         return found
 
     def _add(self, state: BudgetState, minute: int, cost: int) -> None:
-        month = minute_to_datetime(minute)
-        yyyymm = month.year * 100 + month.month
+        yyyymm = _month_of_day(minute // 1440)
         if yyyymm != state.month:
             state.month, state.month_to_date = yyyymm, 0
         state.month_to_date += cost
@@ -105,7 +111,8 @@ class BudgetDetector:
         """Spend and covered minutes of about the last ``minutes`` (at most the history)."""
         minutes = max(1, min(minutes, history))
         if minutes <= len(state.minutes):
-            return sum(list(state.minutes)[-minutes:]), minutes
+            recent = state.minutes
+            return sum(recent[-i] for i in range(1, minutes + 1)), minutes
         in_hour = state.last % 60 + 1
         full = min(len(state.hours), max(0, (minutes - in_hour) // 60))
         spent = state.hour_sum + sum(list(state.hours)[len(state.hours) - full :])

@@ -15,6 +15,7 @@ amounts (Decimal) per series. Every validation error names its path, e.g.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -30,8 +31,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
 )  # fmt: skip
 
 
+@lru_cache(maxsize=4096)
 def nanos(usd: Decimal) -> Nanos:
-    """A configured USD amount in nano-USD."""
+    """A configured USD amount in nano-USD (cached: detectors ask on every bucket)."""
     return usd_to_nanos(usd)
 
 
@@ -44,8 +46,16 @@ class SpikeConfig(BaseModel):
     dimensions: tuple[Dimension, ...] = DIMENSIONS
     warmup_minutes: int = Field(60, ge=1)
     """Minutes of history before the detector may fire on a series."""
-    windows_minutes: tuple[int, ...] = (1, 3, 10)
+    windows_minutes: tuple[int, ...] = (1, 3, 10, 30)
     """Windows compared with the expectation; short ones catch big spikes fast."""
+
+    @field_validator("windows_minutes")
+    @classmethod
+    def _windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(not 1 <= w <= 32 for w in value):
+            raise ValueError("windows_minutes: one or more windows of 1 to 32 minutes")
+        return value
+
     ratio: float = Field(3.0, gt=1)
     """Observed must exceed ``ratio`` times the expectation ..."""
     z: float = Field(6.0, gt=0)
@@ -59,8 +69,8 @@ class SpikeConfig(BaseModel):
     """Weight of each new day in the time-of-day profile (weekdays and weekends apart)."""
     protect_weight: float = Field(0.05, ge=0, le=1)
     """Learning rate multiplier while anomalous: an incident never becomes the baseline."""
-    creep_window_minutes: int = Field(180, ge=30)
-    creep_ratio: float = Field(1.8, gt=1)
+    creep_window_minutes: int = Field(240, ge=30)
+    creep_ratio: float = Field(2.0, gt=1)
     """Sustained spend above the same hours of previous days by this factor is creep."""
 
 
@@ -70,16 +80,21 @@ class UnitCostConfig(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
-    dimensions: tuple[Dimension, ...] = ("api_key_id", "app", "feature", "team")
+    dimensions: tuple[Dimension, ...] = ("api_key_id", "app", "team")
+    """Not ``feature`` or ``model`` by default: their call mix shifts between apps."""
     window_minutes: int = Field(5, ge=1)
-    min_calls: int = Field(30, ge=1)
+    max_window_minutes: int = Field(60, ge=1)
+    """A window short of calls or of dollar impact grows up to this long."""
+    min_calls: int = Field(50, ge=1)
     warmup_windows: int = Field(12, ge=1)
-    ratio: float = Field(1.8, gt=1)
+    ratio: float = Field(2.0, gt=1)
     """A per-call feature must grow by this factor ..."""
     z: float = Field(4.0, gt=0)
     """... and by ``z`` standard deviations of its log."""
+    confirm_windows: int = Field(2, ge=1)
+    """Windows in a row that must drift before it is reported."""
     half_life_windows: float = Field(288.0, gt=0)
-    min_impact_usd: Usd = Field(Decimal("1"), ge=0)
+    min_impact_usd: Usd = Field(Decimal("2"), ge=0)
     page_impact_usd: Usd = Field(Decimal("25"), ge=0)
 
 
@@ -115,7 +130,7 @@ class BudgetConfig(BaseModel):
     enabled: bool = True
     rules: tuple[BurnRule, ...] = DEFAULT_BURN_RULES
     forecast: bool = True
-    forecast_history_minutes: int = Field(1440, ge=60)
+    forecast_history_minutes: int = Field(4320, ge=60)
     """Spend rate the forecast projects: the mean over this much history (or all of it)."""
     forecast_min_history_minutes: int = Field(360, ge=1)
 

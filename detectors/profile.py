@@ -13,7 +13,9 @@ while a genuinely new recurring pattern is learned within a few days.
 ...     p.learn(minute, 100.0 if minute % 1440 < 60 else 10.0, 0.3, 3.0)
 >>> round(p.expect(monday + 2 * 1440 + 30)), round(p.expect(monday + 2 * 1440 + 600))
 (100, 10)
->>> p.expect(monday + 5 * 1440)  # Saturday: the weekend profile has not been seen
+>>> round(p.expect(monday + 5 * 1440 + 30))  # Saturday: weekdays stand in for weekends
+100
+>>> TimeOfDayProfile.empty().expect(monday)
 0.0
 """
 
@@ -45,18 +47,34 @@ class TimeOfDayProfile:
         return cls(array("f", bytes(4 * 2 * SLOTS)), array("H", bytes(2 * 2 * SLOTS)))
 
     def expect(self, minute: int) -> float:
-        """The largest mean of this slot and its neighbours (0 if none is seen yet)."""
+        """The largest mean of this slot and its neighbours; until the slot itself has been
+        seen on its kind of day (weekday or weekend), the other kind's count as well."""
         slot = slot_of(minute)
+        best = self._near(slot)
+        if self.counts[slot] < FULL:
+            best = max(best, self._near((slot + SLOTS) % (2 * SLOTS)))
+        return max(best, 0.0)
+
+    def usual(self, minute: int) -> float:
+        """This slot's mean alone (the other kind of day's until seen; 0 if neither)."""
+        slot = slot_of(minute)
+        for s in (slot, (slot + SLOTS) % (2 * SLOTS)):
+            if self.counts[s] >= FULL:
+                return float(self.means[s])
+        return 0.0
+
+    def _near(self, slot: int) -> float:
         base = slot - slot % SLOTS
-        best = 0.0
+        best = -1.0
         for near in (slot - 1, slot, slot + 1):
             s = base + near % SLOTS
             if self.counts[s] >= FULL:
                 best = max(best, self.means[s])
         return best
 
-    def seen(self, minute: int) -> bool:
-        return bool(self.counts[slot_of(minute)] >= FULL)
+    def seen(self, minute: int, days: int = 1) -> bool:
+        """Whether this slot has been learned on at least ``days`` days."""
+        return bool(self.counts[slot_of(minute)] >= FULL * days)
 
     def learn(self, minute: int, value: float, day_weight: float, growth: float) -> None:
         slot = slot_of(minute)

@@ -3,16 +3,20 @@
 Expectation: the larger of a short-term level (exponentially weighted mean of spend per
 minute, gaps counted as zero) and the time-of-day profile (``profile.py``), so both the
 daily rhythm and recurring jobs are expected. Noise: the exponentially weighted variance
-of spend per minute around the level. A window of the last 1, 3 or 10 minutes is a spike
-when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
+of spend per minute around the level. A window of the last 1, 3, 10 or 30 minutes is a
+spike when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
 by at least ``min_impact_usd`` (so tiny keys never page). One-sided: drops are ignored.
-Spike minutes are learned at ``protect_weight`` of the usual rate, so an incident does
-not become the new baseline. The open bucket is evaluated too (with its spend so far),
-which catches large spikes before the minute closes.
+Spike minutes (by ratio and spread, even below the dollar floor) are learned at
+``protect_weight`` of the usual rate, so an incident does not become the new baseline,
+not even while it grows towards being worth reporting. The open bucket is evaluated too
+(with its spend so far), which catches large spikes before the minute closes.
 
-Creep is the slow version: spend over the last ``creep_window_minutes`` against what the
-profile expected for the same minutes; spike minutes count at their expectation, so
-creep only reports what the spike rule did not.
+Creep is the slow version, judged on whole hours once the profile holds
+``CREEP_HISTORY_DAYS`` days: spend over the last ``creep_window_minutes`` against what
+the profile expected for the same minutes, above ``creep_ratio`` in total and above its
+square root in every one of those hours (one heavy half hour is not creep). Spike
+minutes count at their expectation, so creep only reports what the spike rule did not;
+it is reported on every bucket of the hour after.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from detectors.profile import TimeOfDayProfile
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
 PROFILE_GROWTH = 3.0
+CREEP_HISTORY_DAYS = 2
+"""Creep is judged only against slots learned on at least this many days: one day of
+history (say, a local Sunday evening that is Monday in UTC) is no baseline for a day."""
 
 
 @dataclass(slots=True)
@@ -38,12 +45,16 @@ class SpikeState:
     """Minutes of closed history."""
     level: float = 0.0
     var: float = 0.0
-    recent: deque[int] = field(default_factory=lambda: deque(maxlen=16))
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=32))
     """Cost of the latest closed buckets, newest last."""
+    recent_sum: int = 0
     profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
-    creep_actual: deque[float] = field(default_factory=deque)
-    creep_expected: deque[float] = field(default_factory=deque)
-    creep_sums: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    creep_hours: deque[tuple[float, float]] = field(default_factory=deque)
+    """(actual, expected) spend of the latest whole hours, newest last."""
+    creep_hour: int = -1
+    creep_now: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    creep_verdict: tuple[float, float] | None = None
+    """(actual, expected) over the window when the last whole hour was creep."""
 
 
 class SpikeDetector:
@@ -80,8 +91,10 @@ class SpikeDetector:
         if not bucket.closed:
             return [spike] if spike else []
         found = [spike] if spike else []
-        self._learn(state, cfg, bucket, expected, anomalous=spike is not None)
-        creep = self._creep(state, cfg, bucket, expected, anomalous=spike is not None)
+        usual = state.profile.usual(minute)
+        anomalous = spike is not None or self._unusual(state, cfg, bucket, expected)
+        self._learn(state, cfg, bucket, expected, anomalous)
+        creep = self._creep(state, cfg, bucket, expected, usual, anomalous)
         if creep:
             found.append(creep)
         return found
@@ -91,10 +104,12 @@ class SpikeDetector:
     ) -> Finding | None:
         if state.history < cfg.warmup_minutes:
             return None
+        min_impact = nanos(cfg.min_impact_usd)
+        if state.recent_sum + bucket.cost_nanos < min_impact:
+            return None  # no window can hold enough excess
         width = bucket.width_minutes
         recent = state.recent
         best: tuple[float, int, int, float] | None = None
-        min_impact = nanos(cfg.min_impact_usd)
         observed = bucket.cost_nanos
         taken = 1
         for window in cfg.windows_minutes:
@@ -135,6 +150,20 @@ class SpikeDetector:
             labels={"kind": "spike"},
         )
 
+    @staticmethod
+    def _unusual(
+        state: SpikeState, cfg: SpikeConfig, bucket: SeriesBucket, expected: float
+    ) -> bool:
+        """A spike bucket by ratio and spread, however small: protected from learning,
+        so a growing incident is not learned before it is worth reporting."""
+        if state.history < cfg.warmup_minutes:
+            return False
+        exp_w = expected * bucket.width_minutes
+        excess = bucket.cost_nanos - exp_w
+        return bucket.cost_nanos > cfg.ratio * exp_w and excess > cfg.z * math.sqrt(
+            state.var * bucket.width_minutes
+        )
+
     def _learn(
         self,
         state: SpikeState,
@@ -155,16 +184,25 @@ class SpikeDetector:
         state.var = (1.0 - alpha) * (state.var + alpha * deviation * deviation)
         for m in range(bucket.start_minute, bucket.start_minute + width):
             state.profile.learn(m, per_minute, cfg.profile_day_weight, PROFILE_GROWTH)
-        state.recent.append(bucket.cost_nanos)
+        self._remember(state, bucket.cost_nanos)
         state.last = bucket.start_minute
         state.history += width
+
+    @staticmethod
+    def _remember(state: SpikeState, cost: int) -> None:
+        recent = state.recent
+        if len(recent) == recent.maxlen:
+            state.recent_sum -= recent[0]
+        recent.append(cost)
+        state.recent_sum += cost
 
     def _gap(self, state: SpikeState, cfg: SpikeConfig, start: int, minutes: int) -> None:
         decay = 0.5 ** (minutes / cfg.level_half_life_minutes)
         state.var = decay * state.var + (1.0 - decay) * state.level * state.level
         state.level *= decay
         state.profile.learn_zeros(start, minutes, cfg.profile_day_weight)
-        state.recent.extend([0] * min(minutes, state.recent.maxlen or 0))
+        for _ in range(min(minutes, state.recent.maxlen or 0)):
+            self._remember(state, 0)
         state.history += minutes
         for m in range(start, start + min(minutes, cfg.creep_window_minutes)):
             self._creep_push(state, cfg, 0.0, state.profile.expect(m), m)
@@ -172,18 +210,37 @@ class SpikeDetector:
     def _creep_push(
         self, state: SpikeState, cfg: SpikeConfig, actual: float, expected: float, minute: int
     ) -> None:
-        if not state.profile.seen(minute):
-            state.creep_actual.clear()
-            state.creep_expected.clear()
-            state.creep_sums[:] = [0.0, 0.0]
+        hour = minute // 60
+        if hour != state.creep_hour:
+            if state.creep_hour >= 0:
+                state.creep_hours.append((state.creep_now[0], state.creep_now[1]))
+                while len(state.creep_hours) > cfg.creep_window_minutes // 60:
+                    state.creep_hours.popleft()
+                state.creep_verdict = self._creep_verdict(state, cfg)
+            state.creep_hour, state.creep_now = hour, [0.0, 0.0]
+        if not state.profile.seen(minute, CREEP_HISTORY_DAYS):
+            state.creep_hours.clear()
+            state.creep_hour = -1
+            state.creep_verdict = None
             return
-        state.creep_actual.append(actual)
-        state.creep_expected.append(expected)
-        state.creep_sums[0] += actual
-        state.creep_sums[1] += expected
-        if len(state.creep_actual) > cfg.creep_window_minutes:
-            state.creep_sums[0] -= state.creep_actual.popleft()
-            state.creep_sums[1] -= state.creep_expected.popleft()
+        state.creep_now[0] += actual
+        state.creep_now[1] += expected
+
+    def _creep_verdict(self, state: SpikeState, cfg: SpikeConfig) -> tuple[float, float] | None:
+        hours = state.creep_hours
+        if len(hours) < cfg.creep_window_minutes // 60:
+            return None
+        floor = math.sqrt(cfg.creep_ratio)
+        if any(actual <= floor * expected for actual, expected in hours):
+            return None
+        observed = sum(a for a, _ in hours)
+        expected = sum(e for _, e in hours)
+        excess = observed - expected
+        if observed <= cfg.creep_ratio * expected or excess < nanos(cfg.min_impact_usd) * 5:
+            return None
+        if excess <= cfg.z * math.sqrt(state.var * 60 * len(hours)):
+            return None
+        return observed, expected
 
     def _creep(
         self,
@@ -191,27 +248,23 @@ class SpikeDetector:
         cfg: SpikeConfig,
         bucket: SeriesBucket,
         expected: float,
+        profile_expected: float,
         anomalous: bool,
     ) -> Finding | None:
         width = bucket.width_minutes
-        profile_expected = state.profile.expect(bucket.start_minute)
         actual = expected if anomalous else bucket.cost_nanos / width
         for m in range(bucket.start_minute, bucket.start_minute + width):
             self._creep_push(state, cfg, actual, profile_expected, m)
-        if len(state.creep_actual) < cfg.creep_window_minutes:
+        if state.creep_verdict is None:
             return None
-        observed, exp_w = state.creep_sums
+        observed, exp_w = state.creep_verdict
         excess = observed - exp_w
-        if observed <= cfg.creep_ratio * exp_w or excess < nanos(cfg.min_impact_usd) * 3:
-            return None
-        if excess <= cfg.z * math.sqrt(state.var * cfg.creep_window_minutes):
-            return None
-        hours = cfg.creep_window_minutes / 60
+        hours = len(state.creep_hours)
         return finding(
             self.creep_name,
             bucket,
             Severity.WARNING,
-            window_minutes=cfg.creep_window_minutes,
+            window_minutes=60 * hours + bucket.start_minute % 60 + width,
             measure="usd_per_window",
             observed=observed / 1e9,
             expected=exp_w / 1e9,

@@ -5,7 +5,9 @@ series, keeps their states together in one ``SeriesDetectorsState`` and serialis
 to bytes for a changelogged table. Call sequence, per series, in event-time order::
 
     state = suite.loads(stored) if stored else suite.new_state(scope, minute)
-    findings = suite.observe(state, bucket)   # open buckets any number of times,
+    findings = suite.observe(state, bucket)   # open buckets any number of times
+                                              # (those costing less than
+                                              # suite.open_floor_nanos may be skipped),
                                               # each closed bucket exactly once
     stored = suite.dumps(state)               # after closed buckets (or on flush)
     if suite.is_idle(state, now_minute): evict it (it is re-learned if it returns)
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from detectors.base import Detector
 from detectors.budget import BudgetDetector
-from detectors.config import DetectorsConfig
+from detectors.config import DetectorsConfig, nanos
 from detectors.policy import PolicyDetector
 from detectors.spike import SpikeDetector
 from detectors.static import StaticThresholdDetector
@@ -45,7 +48,7 @@ class SeriesDetectorsState:
     scope: Scope
     born: int
     last_minute: int = -1
-    """Start of the newest bucket observed."""
+    """Start of the newest closed bucket observed."""
     states: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,6 +66,8 @@ class DetectorSuite:
             self.policy,
         )
         self._plans: dict[str, tuple[Detector, ...]] = {}
+        self.open_floor_nanos = _open_floor(self.config)
+        """No detector reports on an open bucket that has cost less than this so far."""
 
     def detectors_for(self, scope: Scope) -> tuple[Detector, ...]:
         plan = self._plans.get(scope.name)
@@ -85,11 +90,12 @@ class DetectorSuite:
 
     def observe(self, state: SeriesDetectorsState, bucket: SeriesBucket) -> list[Finding]:
         """Findings of one bucket of the state's series (see the module docstring)."""
-        if bucket.scope != state.scope:
+        if bucket.scope is not state.scope and bucket.scope != state.scope:
             raise ValueError(f"bucket of {bucket.scope.name} given to {state.scope.name}")
-        if bucket.start_minute < state.last_minute:
+        if bucket.start_minute <= state.last_minute:
             return []
-        state.last_minute = bucket.start_minute
+        if bucket.closed:
+            state.last_minute = bucket.start_minute
         found: list[Finding] = []
         states = state.states
         for detector in self.detectors_for(state.scope):
@@ -113,3 +119,13 @@ class DetectorSuite:
         if version != FORMAT or not isinstance(state, SeriesDetectorsState):
             raise ValueError(f"detector state of format {version!r}; expected {FORMAT}")
         return state
+
+
+def _open_floor(config: DetectorsConfig) -> int:
+    """The least spend on which any detector can report before a bucket closes."""
+    amounts = [config.spike.min_impact_usd, config.policy.new_key_min_usd]
+    amounts += [r.max_usd for r in config.static]
+    for override in config.overrides.values():
+        if "min_impact_usd" in override.spike:
+            amounts.append(Decimal(str(override.spike["min_impact_usd"])))
+    return max(0, nanos(min(amounts)) - 1)

@@ -13,6 +13,7 @@ end of the newest closed bucket.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,6 +41,8 @@ class BacktestStats:
     buckets: int = 0
     open_views: int = 0
     findings: int = 0
+    detector_seconds: float = 0.0
+    """Time spent inside ``DetectorSuite.observe`` (for the per-bucket cost)."""
     series: int = 0
     evicted: int = 0
     first_minute: int = -1
@@ -123,26 +126,34 @@ class BacktestEngine:
         if not any(combo[0] == minute for combo in touched):
             return []
         combos = self.pending[minute]
-        buckets = series_buckets(minute, combos, self.bucket_minutes, False, self.dimensions)
+        floor = self.suite.open_floor_nanos
+        buckets = series_buckets(
+            minute, combos, self.bucket_minutes, False, self.dimensions, min_cost=floor
+        )
         self.stats.open_views += len(buckets)
         return self._observe(buckets)
 
     def _observe(self, buckets: list[SeriesBucket]) -> list[Alert]:
         findings = []
         states, suite = self.states, self.suite
+        clock = time.perf_counter
+        spent = 0.0
         for bucket in buckets:
             name = bucket.scope.name
             state = states.get(name)
             if state is None:
                 state = states[name] = suite.new_state(bucket.scope, bucket.start_minute)
                 self.stats.series += 1
+            began = clock()
             findings.extend(suite.observe(state, bucket))
+            spent += clock() - began
             if bucket.closed:
                 self.stats.buckets += 1
                 if self.stats.first_minute < 0:
                     self.stats.first_minute = bucket.start_minute
                 self.stats.last_minute = bucket.start_minute
         self.stats.findings += len(findings)
+        self.stats.detector_seconds += spent
         return self.lifecycle.observe(self.life_state, findings)
 
     def _evict(self, minute: int) -> None:

@@ -437,6 +437,7 @@ app.command()(finops_cli.estimate)
 app.command()(finops_cli.keys)
 app.command()(finops_cli.reconcile)
 app.command()(digest_cli.digest)
+bench_app.command("detection")(cli_detect.bench_detection)
 
 
 def main() -> None:

@@ -28,6 +28,9 @@ from streams.rollup import (
     fan_out,
 )
 
+ATTRIBUTION_PREFIX = "attribution="
+"""The FinOps attribution series are not watched by detectors."""
+
 
 @lru_cache(maxsize=100_000)
 def scope_of(name: str) -> Scope:
@@ -66,17 +69,24 @@ def series_buckets(
     width_minutes: int,
     closed: bool,
     dimensions: Sequence[str] = DIMENSIONS,
+    min_cost: int = 0,
 ) -> list[SeriesBucket]:
-    """Every series' bucket starting at ``minute`` from that bucket's combination sums."""
+    """Every series' bucket starting at ``minute`` from that bucket's combination sums
+    (only those costing at least ``min_cost``)."""
     partials = fan_out(MessageTotals(combos=combos), dimensions)
+    chosen = {
+        name: buckets[minute]
+        for name, buckets in partials.buckets.items()
+        if buckets[minute][COST] >= min_cost and not name.startswith(ATTRIBUTION_PREFIX)
+    }
     return [
         bucket_of(
             name,
             minute,
             width_minutes,
-            partials.buckets[name][minute],
+            chosen[name],
             closed,
             partials.contributors.get(name, {}).get(minute),
         )
-        for name in sorted(partials.buckets)
+        for name in sorted(chosen)
     ]

@@ -17,7 +17,9 @@ from streams.topics import ensure_topics
 
 INCIDENT_HELP = (
     "KIND:TARGET:START_S:DURATION_S[:FACTOR], KIND one of runaway_loop (TARGET a key), "
-    "leaked_key (TARGET the new key), model_switch or prompt_bloat (TARGET an app)"
+    "leaked_key (TARGET the new key), model_switch or prompt_bloat (TARGET an app), "
+    "gradual_creep (TARGET a key, FACTOR growth per hour), team_spike or budget_exhaustion "
+    "(TARGET a team), nightly_batch (TARGET a key, daily, FACTOR calls per second)"
 )
 
 
@@ -37,6 +39,14 @@ def parse_incident(spec: str) -> Incident:
         return Incident.model_switch(target, start_s, duration_s)
     if kind == "prompt_bloat":
         return Incident.prompt_bloat(target, start_s, duration_s, factor or 8.0)
+    if kind == "gradual_creep":
+        return Incident.gradual_creep(target, start_s, duration_s, factor or 0.05)
+    if kind == "team_spike":
+        return Incident.team_spike(target, start_s, duration_s, factor or 6.0)
+    if kind == "budget_exhaustion":
+        return Incident.budget_exhaustion(target, start_s, duration_s, factor or 3.0)
+    if kind == "nightly_batch":
+        return Incident.nightly_batch(target, start_s, duration_s, factor or 2.0)
     raise ValueError(f"incident {spec!r}: unknown kind {kind!r}; expected {INCIDENT_HELP}")
 
 

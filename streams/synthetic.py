@@ -27,7 +27,17 @@ from schemas.pricing import CostSource, PriceBook
 Model = tuple[str, str]
 """(provider, model), as in genai-prices."""
 Ints = npt.NDArray[np.int64]
-IncidentKind = Literal["runaway_loop", "leaked_key", "model_switch", "prompt_bloat"]
+IncidentKind = Literal[
+    "runaway_loop", "leaked_key", "model_switch", "prompt_bloat", "gradual_creep",
+    "team_spike", "budget_exhaustion", "nightly_batch",
+]  # fmt: skip
+EXTRA_CALLS = frozenset(
+    {"runaway_loop", "leaked_key", "gradual_creep", "team_spike", "budget_exhaustion",
+     "nightly_batch"}
+)  # fmt: skip
+"""Kinds that add calls (the others edit baseline calls in place)."""
+TEAM_KINDS = frozenset({"team_spike", "budget_exhaustion"})
+DAY_MS = 86_400_000
 
 CHUNK_MS = 60_000
 DEFAULT_START = datetime(2025, 6, 2, tzinfo=UTC)
@@ -158,9 +168,11 @@ class Incident:
     start_s: float
     duration_s: float
     target: str
-    """The key (runaway_loop), the app (model_switch, prompt_bloat) or the new key id."""
+    """The key (runaway_loop, gradual_creep, nightly_batch), the app (model_switch,
+    prompt_bloat), the team (team_spike, budget_exhaustion) or the new key id."""
     factor: float
-    """Rate multiplier, new key's calls per second, share switched, or input multiplier."""
+    """Rate multiplier, new key's calls per second, share switched, input multiplier,
+    growth per hour (gradual_creep) or the batch's calls per second (nightly_batch)."""
     model: Model | None = None
 
     @classmethod
@@ -196,6 +208,35 @@ class Incident:
         cls, app: str, start_s: float, duration_s: float, factor: float = 8.0
     ) -> Incident:
         return cls("prompt_bloat", start_s, duration_s, app, factor)
+
+    @classmethod
+    def gradual_creep(
+        cls, key: str, start_s: float, duration_s: float, growth_per_hour: float = 0.05
+    ) -> Incident:
+        """The key's rate grows by ``growth_per_hour``, compounded, for the duration."""
+        return cls("gradual_creep", start_s, duration_s, key, growth_per_hour)
+
+    @classmethod
+    def team_spike(
+        cls, team: str, start_s: float, duration_s: float, factor: float = 6.0
+    ) -> Incident:
+        """Every key of the team at ``factor`` times its rate."""
+        return cls("team_spike", start_s, duration_s, team, factor)
+
+    @classmethod
+    def budget_exhaustion(
+        cls, team: str, start_s: float, duration_s: float, factor: float = 3.0
+    ) -> Incident:
+        """A team spending ``factor`` times its usual rate for hours: its budget runs out."""
+        return cls("budget_exhaustion", start_s, duration_s, team, factor)
+
+    @classmethod
+    def nightly_batch(
+        cls, key: str, start_s: float, duration_s: float, calls_per_second: float = 2.0
+    ) -> Incident:
+        """Not an incident: a batch job on ``key`` every day from ``start_s`` for
+        ``duration_s``, the normal recurring burst detectors must learn."""
+        return cls("nightly_batch", start_s, duration_s, key, calls_per_second)
 
     def window_ms(self) -> tuple[int, int]:
         return round(self.start_s * 1000), round((self.start_s + self.duration_s) * 1000)
@@ -277,8 +318,12 @@ class TrafficGenerator:
                 raise ValueError(f"{inc.kind}: duration must be > 0 and factor >= 0")
             if inc.kind == "leaked_key":
                 bad = inc.target in key_index
+            elif inc.kind in TEAM_KINDS:
+                bad = not any(k.team == inc.target for k in self.keys)
+            elif inc.kind in ("model_switch", "prompt_bloat"):
+                bad = inc.target not in app_index
             else:
-                bad = inc.target not in (key_index if inc.kind == "runaway_loop" else app_index)
+                bad = inc.target not in key_index
             if bad:
                 raise ValueError(f"{inc.kind}: bad target {inc.target!r}")
         leaked = [i for i in self.incidents if i.kind == "leaked_key"]
@@ -323,6 +368,10 @@ class TrafficGenerator:
             for i in self.incidents
         ]
         self._inc_row = [app_index.get(i.target, -1) for i in self.incidents]
+        self._inc_team = [
+            np.array([j for j, k in enumerate(self.keys) if k.team == i.target], dtype=np.int64)
+            for i in self.incidents
+        ]
         self._switch_to = [midx[i.model] if i.model else -1 for i in self.incidents]
 
     def rate_at(self, when: datetime | float) -> float:
@@ -383,19 +432,14 @@ class TrafficGenerator:
         counts = rng.poisson(self._shares * rate * CHUNK_MS / 1000)
         parts = [self._draw(rng, np.repeat(np.arange(len(counts)), counts), lo, hi, 0, False)]
         for i, inc in enumerate(self.incidents):
-            start, end = inc.window_ms()
-            a, b = max(lo, start), min(hi, end)
-            if a >= b or inc.kind not in ("runaway_loop", "leaked_key"):
+            extra = self._extra_calls(i, inc, lo, hi, rate)
+            if extra is None:
                 continue
+            a, b, src, lam = extra
             irng = np.random.default_rng([self.profile.seed, 2, zk, i + 1])
-            src = self._inc_src[i]
-            lam = (
-                inc.factor
-                if inc.kind == "leaked_key"
-                else rate * self._shares[src] * (inc.factor - 1)
-            )
-            n = int(irng.poisson(max(lam, 0.0) * (b - a) / 1000))
-            parts.append(self._draw(irng, np.full(n, src), a, b, i + 1, True))
+            counts = irng.poisson(np.maximum(lam, 0.0) * (b - a) / 1000)
+            pinned = inc.kind in ("runaway_loop", "leaked_key")
+            parts.append(self._draw(irng, np.repeat(src, counts), a, b, i + 1, pinned))
         c = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         for i, inc in enumerate(self.incidents):
             a, b = inc.window_ms()
@@ -419,6 +463,30 @@ class TrafficGenerator:
         if len(self._cache) > 4:
             del self._cache[next(iter(self._cache))]
         return c
+
+    def _extra_calls(
+        self, i: int, inc: Incident, lo: int, hi: int, rate: float
+    ) -> tuple[int, int, Ints, npt.NDArray[np.float64]] | None:
+        """Extra calls of incident ``i`` in chunk [lo, hi): window, sources, calls/s each."""
+        if inc.kind not in EXTRA_CALLS:
+            return None
+        start, end = inc.window_ms()
+        if inc.kind == "nightly_batch":
+            day = (lo - start) // DAY_MS
+            start, end = start + day * DAY_MS, end + day * DAY_MS
+        a, b = max(lo, start), min(hi, end)
+        if a >= b:
+            return None
+        if inc.kind in TEAM_KINDS:
+            src = self._inc_team[i]
+            return a, b, src, rate * self._shares[src] * (inc.factor - 1)
+        src = np.array([self._inc_src[i]])
+        if inc.kind in ("leaked_key", "nightly_batch"):
+            return a, b, src, np.array([inc.factor])
+        boost = inc.factor - 1
+        if inc.kind == "gradual_creep":
+            boost = (1 + inc.factor) ** ((a + b) / 2 / 3_600_000 - inc.start_s / 3600) - 1
+        return a, b, src, rate * self._shares[src] * boost
 
     def events_between(self, t0: datetime | float, t1: datetime | float) -> list[dict[str, Any]]:
         """Events with t0 <= timestamp < t1 (datetimes, or seconds after ``start``)."""

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.findings import Scope, SeriesBucket
 
-MONDAY = 20_244 * 1440
+MONDAY = 20_241 * 1440
 """2025-06-02 00:00 UTC (a Monday), in epoch minutes."""
 
 

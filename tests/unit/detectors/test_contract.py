@@ -152,3 +152,19 @@ def test_suite_rejects_a_bucket_of_another_series() -> None:
 def test_loads_refuses_foreign_bytes() -> None:
     with pytest.raises(ValueError, match="format"):
         DetectorSuite(CONFIG).loads(pickle.dumps((99, None)))
+
+
+def test_open_views_ahead_do_not_block_an_older_closed_bucket() -> None:
+    suite = DetectorSuite(CONFIG, origin_minute=MONDAY)
+    buckets = rhythm_buckets(SCOPE, 100)
+    state = suite.new_state(SCOPE, MONDAY)
+    for bucket in buckets[:-1]:
+        suite.observe(state, bucket)
+    ahead = SeriesBucket(SCOPE, buckets[-1].start_minute + 1, 1, 10**9, 5, closed=False)
+    suite.observe(state, ahead)
+    suite.observe(state, buckets[-1])
+    assert state.last_minute == buckets[-1].start_minute
+    assert state.states["spend_spike"].last == buckets[-1].start_minute
+    assert suite.observe(state, buckets[-1]) == []
+    assert suite.is_idle(state, buckets[-1].start_minute + CONFIG.idle_evict_minutes + 1)
+    assert not suite.is_idle(state, buckets[-1].start_minute + 60)

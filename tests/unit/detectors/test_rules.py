@@ -1,0 +1,188 @@
+"""Unit-cost drift, budgets, static thresholds and policy checks on crafted bucket streams."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from detectors.budget import BudgetDetector, month_bounds
+from detectors.config import DetectorsConfig
+from detectors.policy import PolicyDetector
+from detectors.static import StaticThresholdDetector
+from detectors.unit_cost import UnitCostDetector
+from schemas.findings import Finding, Scope, SeriesBucket, Severity
+from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
+
+
+def feed(detector: object, scope: Scope, buckets: list[SeriesBucket]) -> list[Finding]:
+    state = detector.new_state(scope, buckets[0].start_minute)  # type: ignore[attr-defined]
+    return [f for b in buckets for f in detector.observe(state, b)]  # type: ignore[attr-defined]
+
+
+APP = Scope.parse("app=search-rerank")
+
+
+@pytest.mark.parametrize(("seed", "factor"), [(1, 3.0), (2, 4.0), (3, 16.0)])
+def test_pricier_calls_at_constant_volume_are_drift(seed: int, factor: float) -> None:
+    start = 600
+    buckets = rhythm_buckets(
+        APP, 900, seed=seed, cost_per_call_factor=lambda i: factor if i >= start else 1.0
+    )
+    found = feed(UnitCostDetector(DetectorsConfig()), APP, buckets)
+    assert found and all(f.detector == "unit_cost_drift" for f in found)
+    assert min(f.at for f in found) <= buckets[start + 10].end
+    assert found[0].observed > 2 * found[0].expected
+    assert "cost per call" in found[0].summary
+
+
+def test_more_calls_at_the_usual_price_are_not_drift() -> None:
+    buckets = rhythm_buckets(APP, 900, seed=4, spike=(600, 60, 10.0))
+    assert feed(UnitCostDetector(DetectorsConfig()), APP, buckets) == []
+
+
+def test_small_series_drift_is_judged_on_a_longer_window() -> None:
+    buckets = rhythm_buckets(
+        APP, 900, seed=5, calls_per_minute=3, usd_per_minute=0.2,
+        cost_per_call_factor=lambda i: 4.0 if i >= 600 else 1.0,
+    )  # fmt: skip
+    found = feed(UnitCostDetector(DetectorsConfig()), APP, buckets)
+    assert found
+    assert max(f.window_end - f.window_start for f in found).total_seconds() > 5 * 60
+
+
+TEAM = Scope.parse("team=search")
+
+
+def budget_config(usd: str) -> DetectorsConfig:
+    return DetectorsConfig.model_validate({"budgets": {"team=search": usd}})
+
+
+def flat(minutes: int, usd_per_minute: float, start: int = MONDAY) -> list[SeriesBucket]:
+    cost = round(usd_per_minute * 1e9)
+    return [SeriesBucket(TEAM, start + i, 1, cost, 10) for i in range(minutes)]
+
+
+def test_fast_burn_pages_and_slow_burn_opens_a_ticket() -> None:
+    _, _, month_minutes = month_bounds(MONDAY)
+    sustainable = 3000 / month_minutes
+    fast = feed(BudgetDetector(budget_config("3000")), TEAM, flat(90, sustainable * 20))
+    assert any(f.severity is Severity.CRITICAL and f.detector == "budget_burn" for f in fast)
+    assert not any(f.at.minute < 5 and f.at.hour == 0 for f in fast)
+    slow = feed(BudgetDetector(budget_config("3000")), TEAM, flat(400, sustainable * 1.5))
+    burns = [f for f in slow if f.detector == "budget_burn"]
+    assert burns and {f.severity for f in burns} == {Severity.WARNING}
+    within = feed(BudgetDetector(budget_config("3000")), TEAM, flat(400, sustainable * 0.8))
+    assert [f for f in within if f.detector == "budget_burn"] == []
+
+
+def test_month_end_forecast_names_when_the_money_runs_out() -> None:
+    _, _, month_minutes = month_bounds(MONDAY)
+    rate = 3000 / month_minutes * 1.4
+    found = feed(BudgetDetector(budget_config("3000")), TEAM, flat(720, rate))
+    forecasts = [f for f in found if f.detector == "budget_forecast"]
+    assert forecasts and "runs out in" in forecasts[-1].summary
+    assert forecasts[-1].observed > forecasts[-1].expected == 3000.0
+    assert feed(BudgetDetector(budget_config("3000")), TEAM, flat(720, rate / 2)) == []
+
+
+def test_budget_applies_only_to_series_with_a_budget() -> None:
+    detector = BudgetDetector(budget_config("10"))
+    assert detector.applies_to(TEAM)
+    assert not detector.applies_to(Scope.parse("team=other"))
+
+
+def test_static_threshold_counts_the_open_bucket() -> None:
+    config = DetectorsConfig.model_validate(
+        {"static": [{"dimension": "api_key_id", "window_minutes": 5, "max_usd": "50"}]}
+    )
+    key = Scope.parse("api_key_id=k-9")
+    detector = StaticThresholdDetector(config)
+    assert detector.applies_to(key) and not detector.applies_to(TEAM)
+    state = detector.new_state(key, MONDAY)
+    for i in range(4):
+        assert detector.observe(state, SeriesBucket(key, MONDAY + i, 1, 12 * 10**9, 5)) == []
+    (found,) = detector.observe(state, SeriesBucket(key, MONDAY + 4, 1, 3 * 10**9, 1, closed=False))
+    assert found.observed == 51.0 and found.impact_nanos == 10**9
+    assert found.severity is Severity.ERROR
+
+
+KEY = Scope.parse("api_key_id=key-new")
+
+
+def test_a_never_seen_key_spending_is_reported_after_warmup_only() -> None:
+    config = DetectorsConfig()
+    late = PolicyDetector(config, origin_minute=MONDAY - 2 * 1440)
+    buckets = [SeriesBucket(KEY, MONDAY + i, 1, 10**9, 3) for i in range(5)]
+    found = feed(late, KEY, buckets)
+    assert found and found[0].detector == "new_key_spend" and "never-seen" in found[0].summary
+    assert found[0].at == buckets[1].end
+    early = PolicyDetector(config, origin_minute=MONDAY - 60)
+    assert feed(early, KEY, buckets) == []
+    owned = DetectorsConfig.model_validate({"policy": {"key_owners": {"key-new": "search"}}})
+    assert feed(PolicyDetector(owned, origin_minute=MONDAY - 2 * 1440), KEY, buckets) == []
+
+
+def test_a_long_idle_key_spending_again_is_reported() -> None:
+    detector = PolicyDetector(DetectorsConfig(), origin_minute=MONDAY)
+    state = detector.new_state(KEY, MONDAY)
+    assert detector.observe(state, SeriesBucket(KEY, MONDAY, 1, 10**10, 3)) == []
+    back = MONDAY + 8 * 1440
+    (found,) = detector.observe(state, SeriesBucket(KEY, back, 1, 3 * 10**9, 3))
+    assert "long idle" in found.summary
+
+
+def test_unpriced_unattributed_and_unapproved() -> None:
+    config = DetectorsConfig.model_validate(
+        {"policy": {"approved": {"search": {"models": ["gpt-4o*"], "providers": ["openai"]}}}}
+    )
+    detector = PolicyDetector(config, origin_minute=MONDAY)
+    model = Scope.parse("model=mystery-1")
+    (unpriced,) = feed(detector, model, [SeriesBucket(model, MONDAY, 1, 0, 7, unpriced_calls=7)])
+    assert unpriced.detector == "unpriced_model" and "7 calls" in unpriced.summary
+    nobody = Scope.parse("team=unattributed")
+    spend = [SeriesBucket(nobody, MONDAY + i, 1, 10**9, 3) for i in range(10)]
+    found = feed(detector, nobody, spend)
+    assert found and found[0].detector == "unattributed_spend" and found[0].observed == 6.0
+    contributors = {"model=gpt-4o-mini": 10**9, "model=claude-opus-4-1": 2 * 10**9,
+                    "provider=anthropic": 2 * 10**9, "api_key_id=k": 3 * 10**9}  # fmt: skip
+    bucket = SeriesBucket(TEAM, MONDAY, 1, 3 * 10**9, 3, contributors=contributors)
+    (bad,) = feed(detector, TEAM, [bucket])
+    assert bad.detector == "unapproved_model"
+    assert bad.labels["unapproved"] == "model=claude-opus-4-1, provider=anthropic"
+    assert not detector.applies_to(Scope.parse("team=growth"))
+
+
+def test_config_errors_name_the_path() -> None:
+    with pytest.raises(ValueError, match=r"budgets\.team=x: must be a positive"):
+        DetectorsConfig.model_validate({"budgets": {"team=x": "-1"}})
+    with pytest.raises(ValueError, match=r"overrides\.team=research\.spike\.ratio"):
+        DetectorsConfig.model_validate({"overrides": {"team=research": {"spike": {"ratio": 0}}}})
+    with pytest.raises(ValueError, match=r"budgets\.nonsense: not a series name"):
+        DetectorsConfig.model_validate({"budgets": {"nonsense": "5"}})
+    with pytest.raises(ValueError, match="short_minutes"):
+        DetectorsConfig.model_validate(
+            {
+                "budget": {
+                    "rules": [
+                        {"long_minutes": 5, "short_minutes": 60, "factor": 2, "severity": "error"}
+                    ]
+                }
+            }
+        )
+
+
+def test_overrides_apply_per_series_and_per_dimension() -> None:
+    config = DetectorsConfig.model_validate(
+        {
+            "overrides": {
+                "team": {"spike": {"ratio": 4}},
+                "team=research": {"spike": {"min_impact_usd": "50"}},
+            }
+        }
+    )
+    research = config.spike_for(Scope.parse("team=research"))
+    assert (research.ratio, research.min_impact_usd) == (4, Decimal("50"))
+    assert config.spike_for(Scope.parse("team=search")).min_impact_usd == Decimal("2")
+    assert config.spike_for(Scope.parse("app=x")).ratio == 3.0
+    assert DetectorsConfig.model_validate({}) == DetectorsConfig()

@@ -1,0 +1,113 @@
+"""Spend spike and creep: fast on big spikes, quiet on rhythm and recurring jobs."""
+
+from __future__ import annotations
+
+import pytest
+
+from detectors.config import DetectorsConfig
+from detectors.spike import SpikeDetector
+from schemas.findings import Finding, Scope, SeriesBucket
+from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
+
+SCOPE = Scope.parse("api_key_id=k-1")
+
+
+def run(buckets: list[SeriesBucket], config: DetectorsConfig | None = None) -> list[Finding]:
+    detector = SpikeDetector(config or DetectorsConfig())
+    state = detector.new_state(SCOPE, buckets[0].start_minute)
+    return [f for b in buckets for f in detector.observe(state, b)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_normal_rhythm_raises_nothing_after_warmup(seed: int) -> None:
+    found = run(rhythm_buckets(SCOPE, 3 * 1440, seed=seed, usd_per_minute=0.5 + seed))
+    assert found == []
+
+
+@pytest.mark.parametrize(("seed", "factor"), [(1, 5.0), (2, 12.0), (3, 40.0)])
+def test_spike_of_5x_or_more_is_found_within_two_minutes(seed: int, factor: float) -> None:
+    start = 1440 + 600 + seed * 97
+    buckets = rhythm_buckets(SCOPE, 1440 + 900, seed=seed, spike=(start, 30, factor))
+    found = [f for f in run(buckets) if f.detector == "spend_spike"]
+    assert found
+    first = min(f.at for f in found)
+    assert first <= buckets[start].start + (buckets[start].end - buckets[start].start) * 2
+    assert all(f.at >= buckets[start].end for f in found)
+    assert found[0].impact_nanos > 0
+    assert "api_key_id=k-1" in found[0].summary and "top: " in found[0].summary
+
+
+def test_open_bucket_reports_before_the_minute_closes() -> None:
+    buckets = rhythm_buckets(SCOPE, 300, seed=4)
+    detector = SpikeDetector(DetectorsConfig())
+    state = detector.new_state(SCOPE, buckets[0].start_minute)
+    for bucket in buckets:
+        assert detector.observe(state, bucket) == []
+    last = buckets[-1]
+    open_view = SeriesBucket(
+        SCOPE, last.start_minute + 1, 1, last.cost_nanos * 30, 10, closed=False
+    )
+    (found,) = detector.observe(state, open_view)
+    assert "still open" in found.summary
+    assert state.last == last.start_minute
+
+
+def test_an_incident_does_not_become_the_baseline() -> None:
+    spike_at = 1440 + 600
+    buckets = rhythm_buckets(SCOPE, 1440 + 800, seed=5, spike=(spike_at, 90, 8.0))
+    found = [f for f in run(buckets) if f.detector == "spend_spike"]
+    late = [f for f in found if f.at >= buckets[spike_at + 80].end]
+    assert late, "still anomalous after 80 minutes of the same incident"
+
+
+def test_tiny_series_never_report_however_large_the_ratio() -> None:
+    buckets = rhythm_buckets(SCOPE, 1440 + 300, seed=6, usd_per_minute=0.001, spike=(1500, 30, 50))
+    assert run(buckets) == []
+
+
+def test_nothing_is_reported_during_warmup() -> None:
+    buckets = rhythm_buckets(SCOPE, 50, seed=7, spike=(20, 20, 30.0))
+    assert run(buckets) == []
+    assert run(buckets, DetectorsConfig.model_validate({"spike": {"warmup_minutes": 10}}))
+
+
+def test_a_recurring_nightly_burst_is_learned() -> None:
+    buckets = rhythm_buckets(SCOPE, 4 * 1440, seed=8)
+    for day in range(4):
+        for minute in range(day * 1440 + 120, day * 1440 + 150):
+            buckets[minute].cost_nanos *= 10
+    found = run(buckets)
+    assert found, "the first night is new behaviour"
+    assert [f for f in found if f.at >= buckets[1440].start] == []
+
+
+def test_gradual_creep_is_reported_as_creep() -> None:
+    growth = [1.0] * (2 * 1440) + [1.05 ** (i / 60) for i in range(1440)]
+    buckets = rhythm_buckets(SCOPE, 3 * 1440, seed=9, usd_per_minute=2.0)
+    for bucket, factor in zip(buckets, growth, strict=True):
+        bucket.cost_nanos = round(bucket.cost_nanos * factor)
+    found = run(buckets)
+    assert {f.detector for f in found} == {"spend_creep"}
+    assert min(f.at for f in found) >= buckets[2 * 1440 + 8 * 60].start
+
+
+def test_gaps_count_as_zero_spend() -> None:
+    buckets = rhythm_buckets(SCOPE, 400, seed=10)
+    sparse = [b for b in buckets if b.start_minute % 3 == 0]
+    detector = SpikeDetector(DetectorsConfig())
+    state = detector.new_state(SCOPE, MONDAY)
+    for bucket in sparse:
+        detector.observe(state, bucket)
+    dense = detector.new_state(SCOPE, MONDAY)
+    for bucket in buckets:
+        detector.observe(dense, bucket)
+    assert state.level < dense.level * 0.6
+    assert state.history == dense.history
+
+
+def test_creep_needs_two_days_of_history_and_forgets_a_verdict_when_history_lapses() -> None:
+    growth = [1.0] * 1440 + [1.05 ** (i / 60) for i in range(1440)]
+    buckets = rhythm_buckets(SCOPE, 2 * 1440, seed=11, usd_per_minute=2.0)
+    for bucket, factor in zip(buckets, growth, strict=True):
+        bucket.cost_nanos = round(bucket.cost_nanos * factor)
+    assert [f for f in run(buckets) if f.detector == "spend_creep"] == []
