@@ -122,13 +122,24 @@ class SilenceConfig(_Frozen):
         return self.active(now) and matches_all(self.matchers, labels)
 
 
+class CorrelationConfig(_Frozen):
+    """One page per incident: an alert explained by a firing alert of the same detector
+    on a narrower series that accounts for at least ``min_share`` of its spend is not
+    sent on its own, but named in the explaining alert's notification."""
+
+    enabled: bool = True
+    min_share: float = Field(0.5, gt=0, le=1)
+
+
 class AlertingConfig(_Frozen):
-    """The ``routes``, ``receivers``, ``inhibit_rules`` and ``silences`` sections."""
+    """The ``routes``, ``receivers``, ``inhibit_rules``, ``silences`` and ``correlation``
+    sections."""
 
     routes: RouteConfig = RouteConfig()
     receivers: tuple[ReceiverConfig, ...] = ()
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
     silences: tuple[SilenceConfig, ...] = ()
+    correlation: CorrelationConfig = CorrelationConfig()
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Self:

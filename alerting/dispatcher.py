@@ -5,6 +5,8 @@ Every alert is submitted with a token (the outbox offset); a token is released o
 every group it joined has been flushed through its pipeline (sent, muted, deduplicated
 or rejected for good), so the caller commits only what can never be lost. Flushes of
 different groups run concurrently: an outage of one receiver does not hold up another.
+When an alert that explained others (see ``alerting.correlation``) resolves, the groups
+of those still firing are flushed at once, so they are sent on their own without delay.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import timedelta
 
+from alerting.correlation import Correlator
 from alerting.delivery import Clock, Delivery, Pipeline
 from alerting.group_stage import Flush, Grouper
 from alerting.matchers import alert_labels
@@ -32,6 +35,7 @@ class Dispatcher:
         clock: Clock,
         on_released: Callable[[Iterable[Hashable]], None],
         alerts: dict[str, Alert] | None = None,
+        correlator: Correlator | None = None,
     ) -> None:
         self.router = router
         self.pipelines = pipelines
@@ -41,6 +45,7 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {} if alerts is None else alerts
         """The latest version of every alert seen and still firing (inhibition sources);
         pass a dict to share it with an inhibitor built before the dispatcher."""
+        self.correlator = correlator
         self._versions: dict[str, int] = {}
         self._pending: Counter[Hashable] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -59,16 +64,32 @@ class Dispatcher:
 
     def submit(self, alert: Alert, token: Hashable) -> None:
         """Route and group an alert; a token no route wants is released at once."""
+        unexplained = self._explained_until(alert)
         self.remember(alert)
         labels = alert_labels(alert)
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()
+        if unexplained:
+            self.grouper.wake(unexplained, now)
         for match in matches:
             self.grouper.add(match, labels, alert, token, now)
             self._pending[token] += 1
         if not matches:
             log.info("alert %s matches no route with a receiver", alert.alert_id)
             self.on_released([token])
+
+    def _explained_until(self, alert: Alert) -> set[str]:
+        """Ids of firing alerts ``alert`` explains, when this version ends its firing."""
+        current = self.alerts.get(alert.alert_id)
+        if (
+            self.correlator is None
+            or current is None
+            or alert.state is AlertState.FIRING
+            or alert.version < current.version
+        ):
+            return set()
+        firing = list(self.alerts.values())
+        return {a.alert_id for a in self.correlator.explained_by(current, firing)}
 
     def flush_due(self) -> int:
         """Start a task for every group due now; returns how many started."""

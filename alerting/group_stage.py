@@ -70,6 +70,12 @@ class Grouper:
             group.next_flush = max(now, since + route.group_interval)
         return key
 
+    def wake(self, alert_ids: set[str], now: datetime) -> None:
+        """Flush now the groups holding any of ``alert_ids`` (their explainer is gone)."""
+        for group in self.groups.values():
+            if alert_ids.intersection(group.alerts):
+                group.next_flush = now if group.next_flush is None else min(group.next_flush, now)
+
     def due(self, now: datetime) -> list[Flush]:
         """Groups to flush now; each is marked in flight until ``flushed``."""
         ready = []

@@ -67,6 +67,28 @@ def top_contributors(
     return tuple(Contributor(series=name, cost_nanos=cost) for name, cost in ranked if cost > 0)
 
 
+OWNER_DIMENSIONS = ("api_key_id", "app", "team")
+"""Dimensions whose largest contributor a finding always names, so alerting can tell
+whether one key, app or team accounts for a broader series' spend."""
+
+
+def finding_contributors(contributors: dict[str, Nanos]) -> tuple[Contributor, ...]:
+    """The top contributors plus the largest of each owner dimension, most expensive first.
+
+    >>> named = finding_contributors({"model=a": 9, "model=b": 8, "model=c": 7, "app=x": 1})
+    >>> [c.series for c in named]
+    ['model=a', 'model=b', 'model=c', 'app=x']
+    """
+    top = top_contributors(contributors)
+    seen = {c.series for c in top}
+    extra: list[Contributor] = []
+    for dimension in OWNER_DIMENSIONS:
+        prefix = dimension + "="
+        own = {n: c for n, c in contributors.items() if n.startswith(prefix)}
+        extra.extend(c for c in top_contributors(own, 1) if c.series not in seen)
+    return tuple(sorted((*top, *extra), key=lambda c: (-c.cost_nanos, c.series)))
+
+
 def summary_line(headline: str, contributors: tuple[Contributor, ...]) -> str:
     """``headline; top: api_key_id=k-1 $12.30, model=gpt-4o $8.00`` (at most 1,024 chars).
 
@@ -94,7 +116,7 @@ def finding(
 ) -> Finding:
     """A finding evaluated at the end of ``bucket`` over the ``window_minutes`` before it."""
     end = bucket.start_minute + bucket.width_minutes
-    contributors = top_contributors(bucket.contributors)
+    contributors = finding_contributors(bucket.contributors)
     return Finding(
         detector=detector,
         scope=bucket.scope,
@@ -106,9 +128,10 @@ def finding(
         observed=round(observed, 6),
         expected=round(expected, 6),
         impact_nanos=max(0, impact_nanos),
-        summary=summary_line(f"{bucket.scope.name}: {headline}", contributors),
+        summary=summary_line(f"{bucket.scope.name}: {headline}", contributors[:TOP_CONTRIBUTORS]),
         contributors=contributors,
         labels=labels or {},
+        spend_nanos=bucket.cost_nanos,
     )
 
 

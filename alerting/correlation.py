@@ -1,0 +1,140 @@
+"""Correlation: which firing alert explains another, so one incident pages once.
+
+A runaway key raises the same detector's alert on every series it dominates (its app,
+its team, ``org=all``, its model, provider, environment and feature). An alert B is
+*explained* by a firing alert A when:
+
+- A and B come from the same detector (``spend_spike`` explains ``spend_spike``),
+- A's series is *narrower* than B's: ``api_key_id`` < ``app`` < ``team`` < ``org``; the
+  cross-cutting dimensions (``feature``, ``model``, ``provider``, ``environment``) are
+  explained by any ``api_key_id``, ``app`` or ``team`` alert and explain nothing,
+- A's series accounts for at least ``min_share`` of B's spend, read from B's own
+  contributors: ``cost_nanos / spend_nanos`` of the bucket B was last measured on.
+
+Explanations chain (a team explained by an app explained by a key); the *root* of B is
+the end of its chain, the alert that is sent and names B ("also raised on team=search").
+Nothing here keeps state: the answer depends only on the firing alerts, which the
+notifier rebuilds from the outbox at start, so restarts agree with the run before.
+An alert without a firing explainer (a team-wide spike spread over many keys) is never
+explained, so no incident is lost.
+
+>>> from datetime import UTC, datetime
+>>> from schemas.findings import Alert, Contributor, Scope
+>>> now = datetime(2026, 1, 1, tzinfo=UTC)
+>>> def alert(scope, spend=0, **costs):
+...     return Alert(alert_id=scope, detector="spend_spike", scope=Scope.parse(scope),
+...         severity="error", state="firing", fired_at=now, updated_at=now, measure="usd",
+...         observed=9.0, expected=1.0, impact_nanos=8, summary="s", spend_nanos=spend,
+...         contributors=tuple(Contributor(series=s, cost_nanos=c) for s, c in costs.items()))
+>>> key, team = alert("api_key_id=k-1"), alert("team=search", 100, **{"api_key_id=k-1": 90})
+>>> Correlator().root(team, [key, team]).alert_id
+'api_key_id=k-1'
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+from alerting.config import CorrelationConfig
+from alerting.delivery import alert_fingerprint
+from schemas.findings import Alert, AlertState
+
+NARROWNESS = {"api_key_id": 0, "app": 1, "team": 2, "org": 3}
+"""Owner dimensions, narrowest first: each is explained by any narrower one."""
+CROSS_CUTTING = frozenset({"feature", "model", "provider", "environment"})
+CROSS_EXPLAINERS = frozenset({"api_key_id", "app", "team"})
+ALSO_RAISED_ON = "also_raised_on"
+"""The label naming the series an alert explains, on the copy that is sent."""
+
+
+def can_explain(narrow: str, broad: str) -> bool:
+    """Whether an alert on dimension ``narrow`` may explain one on ``broad``.
+
+    >>> can_explain("api_key_id", "org"), can_explain("team", "app")
+    (True, False)
+    >>> can_explain("app", "model"), can_explain("model", "org")
+    (True, False)
+    """
+    if broad in CROSS_CUTTING:
+        return narrow in CROSS_EXPLAINERS
+    if narrow in NARROWNESS and broad in NARROWNESS:
+        return NARROWNESS[narrow] < NARROWNESS[broad]
+    return False
+
+
+def correlated_fingerprint(alert: Alert) -> str:
+    """The send fingerprint: ``alert_fingerprint`` plus the series the alert explains,
+    so naming a newly explained series updates the notification already sent."""
+    also = alert.labels.get(ALSO_RAISED_ON)
+    if not also:
+        return alert_fingerprint(alert)
+    key = f"{alert_fingerprint(alert)}|{also}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+class Correlator:
+    """Answers, for a set of firing alerts, which explains which (see the module doc)."""
+
+    def __init__(self, config: CorrelationConfig | None = None) -> None:
+        self.config = config or CorrelationConfig()
+
+    def share(self, narrow: Alert, broad: Alert) -> float:
+        """The share of ``broad``'s spend that ``narrow``'s series accounts for (0 unknown)."""
+        if broad.spend_nanos <= 0:
+            return 0.0
+        cost = next((c.cost_nanos for c in broad.contributors if c.series == narrow.scope.name), 0)
+        return cost / broad.spend_nanos
+
+    def explainer(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
+        """The firing alert that directly explains ``alert``: the narrowest, then the
+        largest share, then the lowest id (deterministic)."""
+        if not self.config.enabled or alert.state is not AlertState.FIRING:
+            return None
+        best: tuple[int, float, str] | None = None
+        found: Alert | None = None
+        for other in firing:
+            if (
+                other.alert_id == alert.alert_id
+                or other.state is not AlertState.FIRING
+                or other.detector != alert.detector
+                or not can_explain(other.scope.dimension, alert.scope.dimension)
+            ):
+                continue
+            share = self.share(other, alert)
+            if share < self.config.min_share:
+                continue
+            rank = (NARROWNESS[other.scope.dimension], -share, other.alert_id)
+            if best is None or rank < best:
+                best, found = rank, other
+        return found
+
+    def root(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
+        """The end of ``alert``'s chain of explainers, or None when nothing explains it.
+
+        Each step goes to a strictly narrower owner dimension, so the chain is short."""
+        current = self.explainer(alert, firing)
+        if current is None:
+            return None
+        for _ in range(len(NARROWNESS) + 1):
+            nxt = self.explainer(current, firing)
+            if nxt is None:
+                break
+            current = nxt
+        return current
+
+    def explained_by(self, alert: Alert, firing: Sequence[Alert]) -> list[Alert]:
+        """The firing alerts whose root is ``alert`` (what its notification names as
+        "also raised on"), narrowest dimension first, then by series name."""
+        if not self.config.enabled:
+            return []
+        found = []
+        for other in firing:
+            root = self.root(other, firing)
+            if root is not None and root.alert_id == alert.alert_id:
+                found.append(other)
+        return sorted(found, key=lambda a: (_breadth(a), a.scope.name))
+
+
+def _breadth(alert: Alert) -> int:
+    return NARROWNESS.get(alert.scope.dimension, len(NARROWNESS))

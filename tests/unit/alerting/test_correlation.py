@@ -1,0 +1,302 @@
+"""Correlation: which firing alert explains which, the correlate stage, and the
+dispatcher around it (group wait, the explainer resolving first, a restart)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alerting.config import CorrelationConfig, RouteConfig
+from alerting.correlate_stage import CorrelateStage
+from alerting.correlation import ALSO_RAISED_ON, Correlator, can_explain, correlated_fingerprint
+from alerting.delivery import Delivery, MemorySendRecord, SentEntry, alert_fingerprint
+from alerting.dispatcher import Dispatcher
+from alerting.inhibit_stage import Inhibitor
+from alerting.pipeline import StageKit
+from alerting.routing import RouteMatch, Router
+from alerting.silence_stage import SilenceBook
+from schemas.findings import Alert, AlertState, Contributor
+from tests.unit.alerting.conftest import T0, ManualClock, build_alert
+
+USD = 1_000_000_000
+ROUTE = RouteMatch(
+    "root", "pd", ("team",), timedelta(seconds=30), timedelta(minutes=5), timedelta(hours=4)
+)
+
+
+def spike(scope: str, spend_usd: int = 0, detector: str = "spend_spike", **costs: int) -> Alert:
+    """A firing alert on ``scope`` whose bucket spent ``spend_usd``, with contributors
+    given as ``series=usd`` keywords (``k`` for ``api_key_id``)."""
+    contributors = tuple(
+        Contributor(series=name.replace("__", "="), cost_nanos=usd * USD)
+        for name, usd in sorted(costs.items(), key=lambda kv: -kv[1])
+    )
+    return build_alert(
+        alert_id=f"{detector}:{scope}",
+        detector=detector,
+        scope=scope,
+        severity="error",
+        spend_nanos=spend_usd * USD,
+        contributors=contributors,
+        labels={"team": "agents"},
+    )
+
+
+KEY = spike("api_key_id=k-1", 100, team__agents=100, app__runaway=100)
+APP = spike("app=runaway", 100, **{"api_key_id__k-1": 100})
+TEAM = spike("team=agents", 110, **{"api_key_id__k-1": 100, "app__runaway": 100})
+ORG = spike("org=all", 130, **{"api_key_id__k-1": 100, "team__agents": 110})
+MODEL = spike("model=gpt-4o", 120, **{"api_key_id__k-1": 100, "app__runaway": 100})
+RUNAWAY = [KEY, APP, TEAM, ORG, MODEL]
+
+
+@pytest.mark.parametrize(
+    ("narrow", "broad", "explains"),
+    [
+        ("api_key_id", "app", True),
+        ("api_key_id", "team", True),
+        ("api_key_id", "org", True),
+        ("app", "team", True),
+        ("team", "org", True),
+        ("app", "api_key_id", False),
+        ("team", "app", False),
+        ("org", "team", False),
+        ("team", "team", False),
+        ("api_key_id", "model", True),
+        ("app", "feature", True),
+        ("team", "environment", True),
+        ("org", "provider", False),
+        ("model", "org", False),
+        ("model", "provider", False),
+        ("feature", "api_key_id", False),
+    ],
+)
+def test_narrower_dimensions(narrow: str, broad: str, explains: bool) -> None:
+    assert can_explain(narrow, broad) is explains
+
+
+def resolved(alert: Alert) -> Alert:
+    return alert.model_copy(update={"state": AlertState.RESOLVED, "version": alert.version + 1})
+
+
+@pytest.mark.parametrize(
+    ("alert", "firing", "config", "root"),
+    [
+        (TEAM, RUNAWAY, {}, KEY),  # a key with 91% of its team
+        (ORG, RUNAWAY, {}, KEY),  # and 77% of the organisation
+        (MODEL, RUNAWAY, {}, KEY),  # a cross-cutting series
+        (APP, RUNAWAY, {}, KEY),
+        (KEY, RUNAWAY, {}, None),  # the narrowest is never explained
+        (ORG, [KEY, ORG], {"min_share": 0.8}, None),  # 77% is below the share asked for
+        (ORG, RUNAWAY, {"min_share": 0.8}, KEY),  # but the team has 85%, the key 91% of it
+        (TEAM, RUNAWAY, {"min_share": 0.9}, KEY),
+        (TEAM, RUNAWAY, {"enabled": False}, None),
+        (TEAM, [TEAM, ORG, MODEL], {}, None),  # the key's alert is not firing
+        (TEAM, [resolved(KEY), TEAM], {}, None),
+        (ORG, [APP, TEAM, ORG], {}, APP),  # through the team, to the app
+        (TEAM, [spike("api_key_id=k-1", detector="unit_cost_drift"), TEAM], {}, None),
+        (spike("team=agents", 0, **{"api_key_id__k-1": 100}), RUNAWAY, {}, None),  # no spend
+        (resolved(TEAM), RUNAWAY, {}, None),  # a resolve always goes through
+    ],
+)
+def test_roots(alert: Alert, firing: list[Alert], config: dict[str, Any], root: Alert) -> None:
+    correlator = Correlator(CorrelationConfig(**config))
+    found = correlator.root(alert, firing)
+    assert (found.alert_id if found else None) == (root.alert_id if root else None)
+
+
+def test_a_chain_ends_at_the_narrowest_explainer() -> None:
+    """The key has 60% of the app, the app 60% of the team: the key has only 36% of the
+    team, yet the team's alert is part of the key's incident through the app."""
+    key = spike("api_key_id=k-1", 60)
+    app = spike("app=runaway", 100, **{"api_key_id__k-1": 60})
+    team = spike("team=agents", 100, **{"app__runaway": 60, "api_key_id__k-1": 36})
+    correlator = Correlator()
+    assert correlator.explainer(team, [key, app, team]) == app
+    assert correlator.root(team, [key, app, team]) == key
+    assert correlator.explained_by(key, [key, app, team]) == [app, team]
+
+
+def team_wide(keys: int = 10) -> list[Alert]:
+    """A spike spread evenly over ``keys`` keys of one team, each in its own app."""
+    costs = {f"api_key_id__k-{i}": 10 for i in range(keys)}
+    team = spike("team=agents", 10 * keys, **costs)
+    org = spike("org=all", 10 * keys + 5, team__agents=10 * keys, **costs)
+    model = spike("model=gpt-4o", 10 * keys, team__agents=10 * keys, **costs)
+    return [team, org, model]
+
+
+def test_a_team_wide_spike_with_no_dominant_key_pages_once_on_the_team() -> None:
+    team, org, model = firing = team_wide()
+    correlator = Correlator()
+    assert correlator.root(team, firing) is None
+    assert correlator.root(org, firing) == team and correlator.root(model, firing) == team
+
+
+async def run_stage(
+    alerts: list[Alert], firing: list[Alert], config: CorrelationConfig | None = None
+) -> tuple[list[Alert], dict[str, str]]:
+    delivery = Delivery("pd", ROUTE, "g", T0)
+    stage = CorrelateStage(Correlator(config), lambda: firing)
+    return await stage(delivery, alerts), delivery.dropped
+
+
+@pytest.mark.parametrize(
+    ("alerts", "firing", "sent", "named"),
+    [
+        (
+            RUNAWAY,
+            RUNAWAY,
+            ["spend_spike:api_key_id=k-1"],
+            "app=runaway, team=agents, org=all, model=gpt-4o",
+        ),
+        ([TEAM], RUNAWAY, [], None),
+        ([KEY], [KEY, ORG], ["spend_spike:api_key_id=k-1"], "org=all"),
+        ([KEY], [KEY], ["spend_spike:api_key_id=k-1"], None),
+        ([TEAM, ORG], [TEAM, ORG], ["spend_spike:team=agents"], "org=all"),
+        (team_wide(), team_wide(), ["spend_spike:team=agents"], "org=all, model=gpt-4o"),
+        ([resolved(TEAM)], RUNAWAY, ["spend_spike:team=agents"], None),
+    ],
+)
+async def test_the_stage_sends_the_root_naming_what_it_explains(
+    alerts: list[Alert], firing: list[Alert], sent: list[str], named: str | None
+) -> None:
+    kept, dropped = await run_stage(alerts, firing)
+    assert [a.alert_id for a in kept] == sent
+    for alert in alerts:
+        if alert.alert_id not in sent:
+            assert dropped[alert.alert_id].startswith("explained by spend_spike:")
+    if named is None:
+        assert all(ALSO_RAISED_ON not in a.labels for a in kept)
+    else:
+        (root,) = kept
+        assert root.labels[ALSO_RAISED_ON] == named
+        assert root.summary.endswith(f"; also raised on {named}")
+
+
+async def test_the_stage_does_nothing_when_disabled() -> None:
+    kept, dropped = await run_stage(RUNAWAY, RUNAWAY, CorrelationConfig(enabled=False))
+    assert kept == RUNAWAY and dropped == {}
+
+
+def test_the_fingerprint_changes_only_with_what_is_named() -> None:
+    assert correlated_fingerprint(KEY) == alert_fingerprint(KEY)
+    named = KEY.model_copy(update={"labels": {ALSO_RAISED_ON: "team=agents"}})
+    more = KEY.model_copy(update={"labels": {ALSO_RAISED_ON: "team=agents, org=all"}})
+    assert len({correlated_fingerprint(a) for a in (KEY, named, more)}) == 3
+    assert correlated_fingerprint(named) == correlated_fingerprint(named.model_copy())
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def notify(self, alert: Alert, previous: SentEntry | None) -> dict[str, str]:
+        self.sent.append((alert.alert_id, alert.state.value, alert.labels.get(ALSO_RAISED_ON, "")))
+        return {"n": str(len(self.sent))}
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Notify:
+    """A dispatcher with the correlate stage and one receiver, on a manual clock; the
+    send record can be handed to the next one, as the notifier's topic is across a restart."""
+
+    def __init__(self, group_wait_s: int = 30, record: MemorySendRecord | None = None) -> None:
+        self.clock = ManualClock()
+        self.record = record or MemorySendRecord()
+        self.notifier = RecordingNotifier()
+        firing: dict[str, Alert] = {}
+        correlator = Correlator()
+        kit = StageKit(
+            Inhibitor([], firing.values),
+            SilenceBook(),
+            self.record,
+            self.clock,
+            self.clock.sleep,
+            correlate=CorrelateStage(correlator, firing.values),
+        )
+        routes = RouteConfig.model_validate(
+            {"receiver": "pd", "group_by": ["scope"], "group_wait": f"{group_wait_s}s"}
+        )
+        self.released: list[Hashable] = []
+        self.dispatcher = Dispatcher(
+            Router(routes),
+            {"pd": kit.pipeline(self.notifier)},
+            self.clock,
+            self.released.extend,
+            firing,
+            correlator=correlator,
+        )
+        self._tokens = 0
+
+    def submit(self, *alerts: Alert) -> None:
+        for alert in alerts:
+            self._tokens += 1
+            self.dispatcher.submit(alert, self._tokens)
+
+    async def at(self, seconds: float) -> list[tuple[str, str, str]]:
+        self.clock.now = T0 + timedelta(seconds=seconds)
+        self.dispatcher.flush_due()
+        await self.dispatcher.settle()
+        return list(self.notifier.sent)
+
+
+async def test_a_broad_alert_first_is_held_for_the_group_wait_then_explained() -> None:
+    notify = Notify(group_wait_s=30)
+    notify.submit(ORG, TEAM)  # the broad alerts arrive first, each in its own group
+    assert await notify.at(10) == []
+    notify.submit(KEY)
+    assert await notify.at(30) == []  # the broad ones are explained, the key waits
+    sent = await notify.at(40)
+    assert sent == [(KEY.alert_id, "firing", "team=agents, org=all")]
+    assert sorted(notify.released) == [1, 2, 3]  # explained alerts are dealt with too
+
+
+async def test_an_explained_alert_is_sent_when_its_explainer_resolves_first() -> None:
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM)
+    assert await notify.at(0) == [(KEY.alert_id, "firing", "team=agents")]
+    notify.submit(resolved(KEY))
+    sent = await notify.at(1)  # at once, not a group_interval later
+    assert sent[1:] == [(TEAM.alert_id, "firing", "")]
+    sent = await notify.at(300)  # the key's own group, a group_interval after its flush
+    assert sent[2:] == [(KEY.alert_id, "resolved", "")]
+    notify.submit(resolved(TEAM))
+    assert (await notify.at(600))[3:] == [(TEAM.alert_id, "resolved", "")]
+
+
+async def test_a_newly_explained_series_updates_the_root_notification() -> None:
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY)
+    assert await notify.at(0) == [(KEY.alert_id, "firing", "")]
+    notify.submit(ORG)
+    sent = await notify.at(301)  # the key's group flushes again after group_interval
+    assert sent[1:] == [(KEY.alert_id, "firing", "org=all")]
+    assert await notify.at(602) == sent  # nothing new: no repeat
+
+
+async def test_a_restart_with_the_same_firing_alerts_and_send_record_sends_nothing_again() -> None:
+    first = Notify(group_wait_s=0)
+    first.submit(*RUNAWAY)
+    sent = await first.at(0)
+    assert [s[0] for s in sent] == [KEY.alert_id]
+    again = Notify(group_wait_s=0, record=first.record)
+    for alert in RUNAWAY:  # what the notifier learns from the outbox at start
+        again.dispatcher.remember(alert)
+    again.submit(*RUNAWAY)  # and the outbox replayed from an older offset
+    assert await again.at(0) == []
+    assert await again.at(3600 * 5) == [(KEY.alert_id, "firing", sent[0][2])]  # a reminder
+
+
+async def test_a_resolve_of_an_explained_alert_is_not_sent_to_whoever_never_heard_it() -> None:
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM)
+    await notify.at(0)
+    notify.submit(resolved(TEAM))
+    sent = await notify.at(1)
+    assert TEAM.alert_id not in [s[0] for s in sent]
