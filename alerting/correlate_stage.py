@@ -6,7 +6,8 @@ goes on as a copy that names the series it explains, in its summary ("also raise
 team=search, org=all") and in the ``also_raised_on`` label, so one incident is one
 notification. Resolved alerts pass unchanged, so whoever heard a firing hears its end.
 When the explaining alert resolves, the dispatcher flushes the groups of the alerts it
-explained; this stage then finds them unexplained and they are sent on their own.
+explained a ``group_wait`` later; this stage then finds those still firing unexplained,
+and they are sent on their own.
 """
 
 from __future__ import annotations

@@ -1,15 +1,18 @@
 """Correlation: which firing alert explains another, so one incident pages once.
 
-A runaway key raises the same detector's alert on every series it dominates (its app,
-its team, ``org=all``, its model, provider, environment and feature). An alert B is
-*explained* by a firing alert A when:
+A runaway key raises alerts of the same detector family (``spend_spike``,
+``static_threshold``, ``spend_creep``, ``unit_cost_drift`` by default) on every series
+it dominates: its app, its team, ``org=all``, its model, provider, environment and
+feature. An alert B is *explained* by a firing alert A when both detectors are of one
+family (``CorrelationConfig.families``) and either
 
-- A and B come from the same detector (``spend_spike`` explains ``spend_spike``),
 - A's series is *narrower* than B's: ``api_key_id`` < ``app`` < ``team`` < ``org``; the
   cross-cutting dimensions (``feature``, ``model``, ``provider``, ``environment``) are
-  explained by any ``api_key_id``, ``app`` or ``team`` alert and explain nothing,
-- A's series accounts for at least ``min_share`` of B's spend, read from B's own
-  contributors: ``cost_nanos / spend_nanos`` of the bucket B was last measured on.
+  explained by any ``api_key_id``, ``app`` or ``team`` alert and explain nothing; and
+  A's series accounts for at least ``min_share`` of B's spend, read from B's own
+  contributors (``cost_nanos / spend_nanos`` of the bucket B was last measured on); or
+- A is on the same series, by a detector listed before B's in the family (a spike
+  explains the unit-cost drift of the calls that make it).
 
 Explanations chain (a team explained by an app explained by a key); the *root* of B is
 the end of its chain, the alert that is sent and names B ("also raised on team=search").
@@ -81,45 +84,56 @@ class Correlator:
 
     def share(self, narrow: Alert, broad: Alert) -> float:
         """The share of ``broad``'s spend that ``narrow``'s series accounts for (0 unknown)."""
+        if narrow.scope == broad.scope:
+            return 1.0
         if broad.spend_nanos <= 0:
             return 0.0
         cost = next((c.cost_nanos for c in broad.contributors if c.series == narrow.scope.name), 0)
         return cost / broad.spend_nanos
 
+    def _rank(self, other: Alert, alert: Alert) -> tuple[int, int, float, str] | None:
+        """How well ``other`` explains ``alert`` (lower is better), or None if it does not."""
+        if other.alert_id == alert.alert_id or other.state is not AlertState.FIRING:
+            return None
+        family, place = self.config.family(other.detector)
+        alert_family, alert_place = self.config.family(alert.detector)
+        if family != alert_family:
+            return None
+        if other.scope == alert.scope:
+            if place >= alert_place:
+                return None
+        elif not can_explain(other.scope.dimension, alert.scope.dimension):
+            return None
+        share = self.share(other, alert)
+        if share < self.config.min_share:
+            return None
+        return (_breadth(other), place, -share, other.alert_id)
+
     def explainer(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
         """The firing alert that directly explains ``alert``: the narrowest, then the
-        largest share, then the lowest id (deterministic)."""
+        earliest detector of the family, then the largest share, then the lowest id."""
         if not self.config.enabled or alert.state is not AlertState.FIRING:
             return None
-        best: tuple[int, float, str] | None = None
+        best: tuple[int, int, float, str] | None = None
         found: Alert | None = None
         for other in firing:
-            if (
-                other.alert_id == alert.alert_id
-                or other.state is not AlertState.FIRING
-                or other.detector != alert.detector
-                or not can_explain(other.scope.dimension, alert.scope.dimension)
-            ):
-                continue
-            share = self.share(other, alert)
-            if share < self.config.min_share:
-                continue
-            rank = (NARROWNESS[other.scope.dimension], -share, other.alert_id)
-            if best is None or rank < best:
+            rank = self._rank(other, alert)
+            if rank is not None and (best is None or rank < best):
                 best, found = rank, other
         return found
 
     def root(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
         """The end of ``alert``'s chain of explainers, or None when nothing explains it.
 
-        Each step goes to a strictly narrower owner dimension, so the chain is short."""
+        Each step goes to a narrower dimension or an earlier detector on the same
+        series, so the chain cannot loop; the seen set guards it all the same."""
         current = self.explainer(alert, firing)
-        if current is None:
-            return None
-        for _ in range(len(NARROWNESS) + 1):
+        seen = {alert.alert_id}
+        while current is not None and current.alert_id not in seen:
+            seen.add(current.alert_id)
             nxt = self.explainer(current, firing)
             if nxt is None:
-                break
+                return current
             current = nxt
         return current
 
@@ -137,4 +151,5 @@ class Correlator:
 
 
 def _breadth(alert: Alert) -> int:
+    """Owner dimensions by narrowness; the cross-cutting ones after them all."""
     return NARROWNESS.get(alert.scope.dimension, len(NARROWNESS))

@@ -6,7 +6,8 @@ every group it joined has been flushed through its pipeline (sent, muted, dedupl
 or rejected for good), so the caller commits only what can never be lost. Flushes of
 different groups run concurrently: an outage of one receiver does not hold up another.
 When an alert that explained others (see ``alerting.correlation``) resolves, the groups
-of those still firing are flushed at once, so they are sent on their own without delay.
+of those still firing are flushed a ``group_wait`` later (not a ``group_interval``), so
+those that do not resolve with it are sent on their own.
 """
 
 from __future__ import annotations

@@ -71,10 +71,13 @@ class Grouper:
         return key
 
     def wake(self, alert_ids: set[str], now: datetime) -> None:
-        """Flush now the groups holding any of ``alert_ids`` (their explainer is gone)."""
+        """Flush the groups holding any of ``alert_ids`` a ``group_wait`` from now, as if
+        they were new: their explainer resolved, and an alert still firing then (not
+        resolving with it) goes out on its own."""
         for group in self.groups.values():
             if alert_ids.intersection(group.alerts):
-                group.next_flush = now if group.next_flush is None else min(group.next_flush, now)
+                due = now + group.route.group_wait
+                group.next_flush = due if group.next_flush is None else min(group.next_flush, due)
 
     def due(self, now: datetime) -> list[Flush]:
         """Groups to flush now; each is marked in flight until ``flushed``."""

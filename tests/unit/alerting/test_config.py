@@ -108,6 +108,12 @@ def test_bad_durations_are_refused(text: str) -> None:
         ({"correlation": {"min_share": 0}}, "correlation.min_share", "greater than 0"),
         ({"correlation": {"min_share": 1.5}}, "correlation.min_share", "less than or equal"),
         ({"correlation": {"enabled": "maybe"}}, "correlation.enabled", "valid boolean"),
+        (
+            {"correlation": {"families": {"a": ["spend_spike"], "b": ["spend_spike"]}}},
+            "correlation",
+            "families.b: 'spend_spike' is already in family 'a'",
+        ),
+        ({"correlation": {"families": {"a": []}}}, "correlation", "families.a: name at least"),
     ],
 )
 def test_errors_name_the_path_and_problem(raw: dict[str, object], path: str, problem: str) -> None:

@@ -51,6 +51,7 @@ TEAM = spike("team=agents", 110, **{"api_key_id__k-1": 100, "app__runaway": 100}
 ORG = spike("org=all", 130, **{"api_key_id__k-1": 100, "team__agents": 110})
 MODEL = spike("model=gpt-4o", 120, **{"api_key_id__k-1": 100, "app__runaway": 100})
 RUNAWAY = [KEY, APP, TEAM, ORG, MODEL]
+DRIFT = spike("api_key_id=k-1", 100, detector="unit_cost_drift", team__agents=100)
 
 
 @pytest.mark.parametrize(
@@ -97,7 +98,12 @@ def resolved(alert: Alert) -> Alert:
         (TEAM, [TEAM, ORG, MODEL], {}, None),  # the key's alert is not firing
         (TEAM, [resolved(KEY), TEAM], {}, None),
         (ORG, [APP, TEAM, ORG], {}, APP),  # through the team, to the app
-        (TEAM, [spike("api_key_id=k-1", detector="unit_cost_drift"), TEAM], {}, None),
+        (TEAM, [spike("api_key_id=k-1", detector="budget_burn"), TEAM], {}, None),
+        (TEAM, [DRIFT, TEAM], {}, DRIFT),  # one family: more spend at a higher unit cost
+        (DRIFT, RUNAWAY, {}, KEY),  # on one series, the spike explains the drift
+        (KEY, [KEY, DRIFT], {}, None),  # and not the other way round
+        (DRIFT, RUNAWAY, {"families": {}}, None),  # each detector its own family
+        (TEAM, [DRIFT, TEAM], {"families": {"spike": ["spend_spike"]}}, None),
         (spike("team=agents", 0, **{"api_key_id__k-1": 100}), RUNAWAY, {}, None),  # no spend
         (resolved(TEAM), RUNAWAY, {}, None),  # a resolve always goes through
     ],
@@ -268,6 +274,17 @@ async def test_an_explained_alert_is_sent_when_its_explainer_resolves_first() ->
     assert sent[2:] == [(KEY.alert_id, "resolved", "")]
     notify.submit(resolved(TEAM))
     assert (await notify.at(600))[3:] == [(TEAM.alert_id, "resolved", "")]
+
+
+async def test_an_explained_alert_resolving_with_its_explainer_is_never_sent() -> None:
+    notify = Notify(group_wait_s=30)
+    notify.submit(KEY, TEAM)
+    assert await notify.at(30) == [(KEY.alert_id, "firing", "team=agents")]
+    notify.submit(resolved(KEY))
+    assert await notify.at(40) == [(KEY.alert_id, "firing", "team=agents")]
+    notify.submit(resolved(TEAM))  # within the group wait after the key resolved
+    sent = await notify.at(400)
+    assert sent[1:] == [(KEY.alert_id, "resolved", "")]
 
 
 async def test_a_newly_explained_series_updates_the_root_notification() -> None:
