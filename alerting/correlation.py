@@ -14,8 +14,12 @@ family (``CorrelationConfig.families``) and either
 - A is on the same series, by a detector listed before B's in the family (a spike
   explains the unit-cost drift of the calls that make it).
 
-Explanations chain (a team explained by an app explained by a key); the *root* of B is
-the end of its chain, the alert that is sent and names B ("also raised on team=search").
+Explanations chain (a team explained by an app explained by a key). The other way
+round, an alert that nothing explains and that is a minor part (under ``min_share``) of
+a broader firing alert of its family on its app, team or ``org``, no more urgent and
+itself unexplained, is *contained* in it: ten keys of a team-wide spike page once, on
+the team. The *root* of B is the end of its chain, the alert that is sent and names B
+("also raised on team=search").
 Nothing here keeps state: the answer depends only on the firing alerts, which the
 notifier rebuilds from the outbox at start, so restarts agree with the run before.
 An alert without a firing explainer (a team-wide spike spread over many keys) is never
@@ -41,12 +45,13 @@ from collections.abc import Iterable, Sequence
 
 from alerting.config import CorrelationConfig
 from alerting.delivery import alert_fingerprint
-from schemas.findings import Alert, AlertState
+from schemas.findings import Alert, AlertState, Severity
 
 NARROWNESS = {"api_key_id": 0, "app": 1, "team": 2, "org": 3}
 """Owner dimensions, narrowest first: each is explained by any narrower one."""
 CROSS_CUTTING = frozenset({"feature", "model", "provider", "environment"})
 CROSS_EXPLAINERS = frozenset({"api_key_id", "app", "team"})
+URGENCY = {s: i for i, s in enumerate(Severity)}
 ALSO_RAISED_ON = "also_raised_on"
 """The label naming the series an alert explains, on the copy that is sent."""
 
@@ -107,7 +112,7 @@ class Correlator:
         share = self.share(other, alert)
         if share < self.config.min_share:
             return None
-        return (_breadth(other), place, -share, other.alert_id)
+        return (breadth(other), place, -share, other.alert_id)
 
     def explainer(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
         """The firing alert that directly explains ``alert``: the narrowest, then the
@@ -122,19 +127,52 @@ class Correlator:
                 best, found = rank, other
         return found
 
-    def root(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
-        """The end of ``alert``'s chain of explainers, or None when nothing explains it.
+    def container(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
+        """The firing broader alert ``alert`` is a minor part of, when nothing explains
+        either: the narrowest of the same family on the ``app``, ``team`` (by the alert's
+        own labels) or ``org`` it belongs to, at least as urgent, that it does not explain.
+        A team-wide spike thus pages once on the team, naming its keys."""
+        if not self.config.enabled or alert.state is not AlertState.FIRING:
+            return None
+        if alert.scope.dimension not in NARROWNESS or self.explainer(alert, firing):
+            return None
+        family = self.config.family(alert.detector)[0]
+        best: tuple[int, str] | None = None
+        found: Alert | None = None
+        for other in firing:
+            broad = other.scope
+            if (
+                other.state is not AlertState.FIRING
+                or broad.dimension not in NARROWNESS
+                or NARROWNESS[broad.dimension] <= NARROWNESS[alert.scope.dimension]
+                or self.config.family(other.detector)[0] != family
+                or URGENCY[other.severity] > URGENCY[alert.severity]
+                or (broad.dimension != "org" and alert.labels.get(broad.dimension) != broad.value)
+                or self.share(alert, other) >= self.config.min_share
+                or self.explainer(other, firing) is not None
+            ):
+                continue
+            rank = (NARROWNESS[broad.dimension], other.alert_id)
+            if best is None or rank < best:
+                best, found = rank, other
+        return found
 
-        Each step goes to a narrower dimension or an earlier detector on the same
-        series, so the chain cannot loop; the seen set guards it all the same."""
-        current = self.explainer(alert, firing)
-        seen = {alert.alert_id}
+    def root(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
+        """The alert sent for ``alert``'s incident, or None when that is ``alert`` itself.
+
+        The chain follows explainers (each narrower, or an earlier detector on the same
+        series) and then containers (each broader, never explained), so it cannot loop;
+        the seen set guards it all the same."""
+        current: Alert | None = alert
+        seen: set[str] = set()
         while current is not None and current.alert_id not in seen:
             seen.add(current.alert_id)
-            nxt = self.explainer(current, firing)
+            nxt = self.explainer(current, firing) or self.container(current, firing)
             if nxt is None:
-                return current
+                break
             current = nxt
+        if current is None or current.alert_id == alert.alert_id:
+            return None
         return current
 
     def explained_by(self, alert: Alert, firing: Sequence[Alert]) -> list[Alert]:
@@ -147,9 +185,9 @@ class Correlator:
             root = self.root(other, firing)
             if root is not None and root.alert_id == alert.alert_id:
                 found.append(other)
-        return sorted(found, key=lambda a: (_breadth(a), a.scope.name))
+        return sorted(found, key=lambda a: (breadth(a), a.scope.name))
 
 
-def _breadth(alert: Alert) -> int:
+def breadth(alert: Alert) -> int:
     """Owner dimensions by narrowness; the cross-cutting ones after them all."""
     return NARROWNESS.get(alert.scope.dimension, len(NARROWNESS))

@@ -5,9 +5,9 @@ Every alert is submitted with a token (the outbox offset); a token is released o
 every group it joined has been flushed through its pipeline (sent, muted, deduplicated
 or rejected for good), so the caller commits only what can never be lost. Flushes of
 different groups run concurrently: an outage of one receiver does not hold up another.
-When an alert that explained others (see ``alerting.correlation``) resolves, the groups
-of those still firing are flushed a ``group_wait`` later (not a ``group_interval``), so
-those that do not resolve with it are sent on their own.
+When an alert of an incident (see ``alerting.correlation``) resolves, the groups of the
+incident's other firing alerts are flushed a ``group_wait`` later (not a
+``group_interval``), so one that does not resolve with it may stand for it then.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class Dispatcher:
             self.on_released([token])
 
     def _explained_until(self, alert: Alert) -> set[str]:
-        """Ids of firing alerts ``alert`` explains, when this version ends its firing."""
+        """Ids of the other firing alerts of ``alert``'s incident, when this version ends
+        its firing (one of them may have to stand for the incident now)."""
         current = self.alerts.get(alert.alert_id)
         if (
             self.correlator is None
@@ -90,7 +91,9 @@ class Dispatcher:
         ):
             return set()
         firing = list(self.alerts.values())
-        return {a.alert_id for a in self.correlator.explained_by(current, firing)}
+        root = self.correlator.root(current, firing) or current
+        members = [root, *self.correlator.explained_by(root, firing)]
+        return {a.alert_id for a in members} - {alert.alert_id}
 
     def flush_due(self) -> int:
         """Start a task for every group due now; returns how many started."""

@@ -196,13 +196,13 @@ class NotifierService:
     def _dispatcher(self, record: KafkaSendRecord) -> Dispatcher:
         firing: dict[str, Alert] = {}
         inhibitor = Inhibitor(self.config.inhibit_rules, firing.values)
+        router = Router(self.config.routes)
         correlator = Correlator(self.config.correlation)
-        correlate = CorrelateStage(correlator, firing.values)
+        correlate = CorrelateStage(correlator, firing.values, record, router.receivers)
         kit = StageKit(
             inhibitor, self.silences, record, utc_now, backoff=self.backoff, correlate=correlate
         )
         pipelines = {name: kit.pipeline(n) for name, n in self.notifiers.items()}
-        router = Router(self.config.routes)
         return Dispatcher(
             router, pipelines, utc_now, self.offsets.release, firing, correlator=correlator
         )

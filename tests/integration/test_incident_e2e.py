@@ -112,3 +112,71 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
     assert str(message.blocks[0]).count("[RESOLVED]") == 1
     chat = [r.json() for r in fake_slack.received if r.path.startswith("/api/chat.")]
     assert any("also raised on" in str(body["blocks"]) for body in chat)
+
+
+KEYS = [f"search-{i}" for i in range(10)]
+
+
+def _team_traffic(
+    make_event: Callable[..., dict[str, Any]], start: datetime, minutes: range
+) -> list[tuple[bytes, bytes]]:
+    """Ten keys of team ``search`` (each its own app) at 6 calls a minute, all eleven times
+    that during the spike (under $25 above normal per key, which does not page, over it
+    for the team); and one ``ads`` key, steady throughout."""
+    messages: list[tuple[bytes, bytes]] = []
+    for minute in minutes:
+        at = start + timedelta(minutes=minute)
+        spiking = BEFORE <= minute < BEFORE + SPIKE
+        for key, team in [*((k, "search") for k in KEYS), ("ads-0", "ads")]:
+            calls = 66 if spiking and team == "search" else 6
+            batch = [
+                make_event(
+                    api_key_id=key,
+                    team=team,
+                    app=f"app-{key}",
+                    timestamp=(at + timedelta(seconds=i * 60 // calls)).isoformat(),
+                    cost_usd="0.01",
+                )
+                for i in range(calls)
+            ]
+            messages.append((key.encode(), orjson.dumps(batch)))
+    return messages
+
+
+async def test_a_team_wide_spike_spread_over_ten_keys_pages_once_on_the_team(
+    rig: Rig,
+    spawn_worker: Callable[..., WorkerProcess],
+    make_event: Callable[..., dict[str, Any]],
+) -> None:
+    """No key dominates, so nothing explains the team's alert: it pages, once, and names
+    the organisation and the model it raised on too."""
+    prefix = rig.names("sw") + "."
+    spawn_worker(app_id=rig.names("app"), topic_prefix=prefix, partitions=2)
+    rig = replace(rig, topics=AlertTopics(prefix))
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
+        minutes=BEFORE + SPIKE + AFTER
+    )
+    async with rig.running(rig.config(group_wait="10s")) as service:
+        await produce(
+            rig.bootstrap,
+            prefix + "usage",
+            _team_traffic(make_event, start, range(BEFORE + SPIKE + 2)),
+        )
+        await rig.pagerduty.wait_until(lambda: bool(rig.pagerduty.events), 120)
+        rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
+        await produce(rig.bootstrap, prefix + "usage", _team_traffic(make_event, start, rest))
+        raised = await all_resolved_and_delivered(rig.bootstrap, rig.topics, service)
+    assert {"team=search", "org=all"} <= {a.scope.name for a in raised.values()}
+    (incident,) = {e["dedup_key"] for e in rig.pagerduty.events}
+    assert raised[incident].scope.name == "team=search"
+    actions = [e["event_action"] for e in rig.pagerduty.events]
+    assert actions[0] == "trigger" and actions[-1] == "resolve"
+    (message,) = rig.slack.posted()
+    assert message.channel == "#search-oncall" and message.updates >= 1
+    assert "spend_spike on team=search" in str(message.blocks[0])
+    chat = [r.json() for r in rig.slack.received if r.path.startswith("/api/chat.")]
+    assert any(
+        "also raised on" in str(body["blocks"]) and "org=all" in str(body["blocks"])
+        for body in chat
+    )
+    print("RAISED", sorted((a.detector, a.scope.name) for a in raised.values()))

@@ -3,7 +3,7 @@ dispatcher around it (group wait, the explainer resolving first, a restart)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ from alerting.inhibit_stage import Inhibitor
 from alerting.pipeline import StageKit
 from alerting.routing import RouteMatch, Router
 from alerting.silence_stage import SilenceBook
-from schemas.findings import Alert, AlertState, Contributor
+from schemas.findings import Alert, AlertState, Contributor, Severity
 from tests.unit.alerting.conftest import T0, ManualClock, build_alert
 
 USD = 1_000_000_000
@@ -93,7 +93,9 @@ def resolved(alert: Alert) -> Alert:
         (KEY, RUNAWAY, {}, None),  # the narrowest is never explained
         (ORG, [KEY, ORG], {"min_share": 0.8}, None),  # 77% is below the share asked for
         (ORG, RUNAWAY, {"min_share": 0.8}, KEY),  # but the team has 85%, the key 91% of it
-        (TEAM, RUNAWAY, {"min_share": 0.9}, KEY),
+        (TEAM, [KEY, TEAM], {"min_share": 0.9}, KEY),
+        # nothing has 90% of the organisation: its alert is sent, and holds the key's
+        (TEAM, RUNAWAY, {"min_share": 0.9}, ORG),
         (TEAM, RUNAWAY, {"enabled": False}, None),
         (TEAM, [TEAM, ORG, MODEL], {}, None),  # the key's alert is not firing
         (TEAM, [resolved(KEY), TEAM], {}, None),
@@ -135,6 +137,13 @@ def team_wide(keys: int = 10) -> list[Alert]:
     return [team, org, model]
 
 
+def key_of_team(i: int, severity: str = "warning", share_usd: int = 10) -> Alert:
+    """Key ``k-i`` of team ``agents`` spiking on its own, a tenth of the team."""
+    return spike(f"api_key_id=k-{i}", share_usd, team__agents=share_usd).model_copy(
+        update={"severity": Severity(severity)}
+    )
+
+
 def test_a_team_wide_spike_with_no_dominant_key_pages_once_on_the_team() -> None:
     team, org, model = firing = team_wide()
     correlator = Correlator()
@@ -142,11 +151,45 @@ def test_a_team_wide_spike_with_no_dominant_key_pages_once_on_the_team() -> None
     assert correlator.root(org, firing) == team and correlator.root(model, firing) == team
 
 
+@pytest.mark.parametrize(
+    ("key", "others", "root"),
+    [
+        (key_of_team(3), [], "team=agents"),  # a minor part of its team's spike
+        (key_of_team(3, "critical"), [], None),  # more urgent than the team: sent itself
+        # another team's key: the organisation's alert is the team's, not a root
+        (key_of_team(3).model_copy(update={"labels": {"team": "ads"}}), [], None),
+        # the team is k-9's incident: k-3's spike is a separate one
+        (key_of_team(3), [spike("api_key_id=k-9", 100)], None),
+    ],
+)
+def test_a_key_inside_a_broader_unexplained_spike_is_part_of_it(
+    key: Alert, others: list[Alert], root: str | None
+) -> None:
+    """``team_wide`` has the key at 10 of 100: under the share, so it is contained in the
+    team, unless the team is some other key's incident."""
+    team, org, model = team_wide()
+    if others:
+        team = spike("team=agents", 100, **{"api_key_id__k-9": 100, "api_key_id__k-3": 10})
+    firing = [key, team, org, model, *others]
+    found = Correlator().root(key, firing)
+    assert (found.scope.name if found else None) == root
+
+
+def everywhere(alert: Alert) -> set[str]:
+    return {"pd", "slack"}
+
+
 async def run_stage(
-    alerts: list[Alert], firing: list[Alert], config: CorrelationConfig | None = None
+    alerts: list[Alert],
+    firing: list[Alert],
+    config: CorrelationConfig | None = None,
+    record: MemorySendRecord | None = None,
+    receivers: Callable[[Alert], set[str]] = everywhere,
 ) -> tuple[list[Alert], dict[str, str]]:
     delivery = Delivery("pd", ROUTE, "g", T0)
-    stage = CorrelateStage(Correlator(config), lambda: firing)
+    stage = CorrelateStage(
+        Correlator(config), lambda: firing, record or MemorySendRecord(), receivers
+    )
     return await stage(delivery, alerts), delivery.dropped
 
 
@@ -218,16 +261,17 @@ class Notify:
         self.notifier = RecordingNotifier()
         firing: dict[str, Alert] = {}
         correlator = Correlator()
+        routes = RouteConfig.model_validate(
+            {"receiver": "pd", "group_by": ["scope"], "group_wait": f"{group_wait_s}s"}
+        )
+        stage = CorrelateStage(correlator, firing.values, self.record, Router(routes).receivers)
         kit = StageKit(
             Inhibitor([], firing.values),
             SilenceBook(),
             self.record,
             self.clock,
             self.clock.sleep,
-            correlate=CorrelateStage(correlator, firing.values),
-        )
-        routes = RouteConfig.model_validate(
-            {"receiver": "pd", "group_by": ["scope"], "group_wait": f"{group_wait_s}s"}
+            correlate=stage,
         )
         self.released: list[Hashable] = []
         self.dispatcher = Dispatcher(
@@ -317,3 +361,52 @@ async def test_a_resolve_of_an_explained_alert_is_not_sent_to_whoever_never_hear
     notify.submit(resolved(TEAM))
     sent = await notify.at(1)
     assert TEAM.alert_id not in [s[0] for s in sent]
+
+
+def pages(alert: Alert) -> set[str]:
+    """Routes as the usual config has them: everything to Slack, errors also to "pd"."""
+    return {"slack", "pd"} if alert.severity.value in ("critical", "error") else {"slack"}
+
+
+def sent_to_pd(alert: Alert, state: AlertState) -> MemorySendRecord:
+    record = MemorySendRecord()
+    record.load(SentEntry("pd", alert.alert_id, 1, state, "f", T0))
+    return record
+
+
+WARN_TEAM = TEAM.model_copy(update={"severity": Severity.WARNING})
+ERROR_ORG = ORG.model_copy(update={"severity": Severity.ERROR})
+
+
+@pytest.mark.parametrize(
+    ("alerts", "firing", "record", "sent"),
+    [
+        # the root is a warning, so only Slack hears it: the org's error pages for it
+        ([ERROR_ORG], [WARN_TEAM, ERROR_ORG], None, {"spend_spike:org=all": "team=agents"}),
+        # once the org has paged, it stays the incident's page when the team escalates
+        (
+            [TEAM, ERROR_ORG],
+            [TEAM, ERROR_ORG],
+            sent_to_pd(ERROR_ORG, AlertState.FIRING),
+            {"spend_spike:org=all": "team=agents"},
+        ),
+        # the org's page was resolved: the team, now paging, stands for it
+        (
+            [TEAM, ERROR_ORG],
+            [TEAM, ERROR_ORG],
+            sent_to_pd(ERROR_ORG, AlertState.RESOLVED),
+            {"spend_spike:team=agents": "org=all"},
+        ),
+        # the same series, another detector of the family: named with its detector
+        ([KEY, DRIFT], [KEY, DRIFT], None, {KEY.alert_id: "api_key_id=k-1 (unit_cost_drift)"}),
+    ],
+)
+async def test_one_member_stands_for_the_incident_at_each_receiver(
+    alerts: list[Alert],
+    firing: list[Alert],
+    record: MemorySendRecord | None,
+    sent: dict[str, str],
+) -> None:
+    kept, dropped = await run_stage(alerts, firing, record=record, receivers=pages)
+    assert {a.alert_id: a.labels[ALSO_RAISED_ON] for a in kept} == sent
+    assert set(dropped) == {a.alert_id for a in alerts} - set(sent)
