@@ -82,11 +82,13 @@ class CorrelateStage:
 
 
 def named(alert: Alert, others: list[Alert]) -> Alert:
-    """A copy of ``alert`` that names the series of ``others`` (itself when none)."""
+    """A copy of ``alert`` that names the series of ``others`` (itself when none): the
+    broader ones first (the org, the model), then the narrower (a team's keys)."""
+    ordered = sorted(others, key=lambda a: (breadth(a) < breadth(alert), breadth(a), a.scope.name))
     series = list(
         dict.fromkeys(
             a.scope.name if a.detector == alert.detector else f"{a.scope.name} ({a.detector})"
-            for a in others
+            for a in ordered
         )
     )
     if not series:

@@ -128,6 +128,13 @@ def test_a_chain_ends_at_the_narrowest_explainer() -> None:
     assert correlator.explained_by(key, [key, app, team]) == [app, team]
 
 
+def key_of_team(i: int, severity: str = "warning", share_usd: int = 10) -> Alert:
+    """Key ``k-i`` of team ``agents`` spiking on its own, a tenth of the team."""
+    return spike(f"api_key_id=k-{i}", share_usd, team__agents=share_usd).model_copy(
+        update={"severity": Severity(severity)}
+    )
+
+
 def team_wide(keys: int = 10) -> list[Alert]:
     """A spike spread evenly over ``keys`` keys of one team, each in its own app."""
     costs = {f"api_key_id__k-{i}": 10 for i in range(keys)}
@@ -135,13 +142,6 @@ def team_wide(keys: int = 10) -> list[Alert]:
     org = spike("org=all", 10 * keys + 5, team__agents=10 * keys, **costs)
     model = spike("model=gpt-4o", 10 * keys, team__agents=10 * keys, **costs)
     return [team, org, model]
-
-
-def key_of_team(i: int, severity: str = "warning", share_usd: int = 10) -> Alert:
-    """Key ``k-i`` of team ``agents`` spiking on its own, a tenth of the team."""
-    return spike(f"api_key_id=k-{i}", share_usd, team__agents=share_usd).model_copy(
-        update={"severity": Severity(severity)}
-    )
 
 
 def test_a_team_wide_spike_with_no_dominant_key_pages_once_on_the_team() -> None:
@@ -207,6 +207,12 @@ async def run_stage(
         ([KEY], [KEY], ["spend_spike:api_key_id=k-1"], None),
         ([TEAM, ORG], [TEAM, ORG], ["spend_spike:team=agents"], "org=all"),
         (team_wide(), team_wide(), ["spend_spike:team=agents"], "org=all, model=gpt-4o"),
+        (
+            [*team_wide(), key_of_team(3)],
+            [*team_wide(), key_of_team(3)],
+            ["spend_spike:team=agents"],
+            "org=all, model=gpt-4o, api_key_id=k-3",  # broader first, then its keys
+        ),
         ([resolved(TEAM)], RUNAWAY, ["spend_spike:team=agents"], None),
     ],
 )
