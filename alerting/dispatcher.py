@@ -16,7 +16,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from alerting.correlation import Correlator
 from alerting.delivery import Clock, Delivery, Pipeline
@@ -71,13 +71,27 @@ class Dispatcher:
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()
         if unexplained:
-            self.grouper.wake(unexplained, now)
+            self._wake(unexplained, now)
         for match in matches:
             self.grouper.add(match, labels, alert, token, now)
             self._pending[token] += 1
         if not matches:
             log.info("alert %s matches no route with a receiver", alert.alert_id)
             self.on_released([token])
+
+    def _wake(self, alert_ids: set[str], now: datetime) -> None:
+        """Re-check these alerts a ``group_wait`` from now; one known only from the outbox
+        read at start (in no group yet) joins its groups first, without a token."""
+        grouped = {i for group in self.grouper.groups.values() for i in group.alerts}
+        for alert_id in sorted(alert_ids - grouped):
+            alert = self.alerts.get(alert_id)
+            if alert is None:
+                continue
+            labels = alert_labels(alert)
+            for match in self.router.match(labels):
+                if match.receiver in self.pipelines:
+                    self.grouper.add(match, labels, alert, None, now)
+        self.grouper.wake(alert_ids, now)
 
     def _explained_until(self, alert: Alert) -> set[str]:
         """Ids of the other firing alerts of ``alert``'s incident, when this version ends

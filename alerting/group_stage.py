@@ -53,10 +53,11 @@ class Grouper:
         route: RouteMatch,
         labels: Mapping[str, str],
         alert: Alert,
-        token: Hashable,
+        token: Hashable | None,
         now: datetime,
     ) -> str:
-        """Put an alert (its latest version wins) in its group; returns the group key."""
+        """Put an alert (its latest version wins) in its group; returns the group key.
+        ``token`` None adds no token (an alert re-checked, not a new input)."""
         key = route.group_key(labels)
         group = self.groups.get(key)
         if group is None:
@@ -64,7 +65,8 @@ class Grouper:
         current = group.alerts.get(alert.alert_id)
         if current is None or alert.version >= current.version:
             group.alerts[alert.alert_id] = alert
-        group.tokens.append(token)
+        if token is not None:
+            group.tokens.append(token)
         if group.next_flush is None:
             since = group.last_flush or now
             group.next_flush = max(now, since + route.group_interval)

@@ -416,3 +416,22 @@ async def test_one_member_stands_for_the_incident_at_each_receiver(
     kept, dropped = await run_stage(alerts, firing, record=record, receivers=pages)
     assert {a.alert_id: a.labels[ALSO_RAISED_ON] for a in kept} == sent
     assert set(dropped) == {a.alert_id for a in alerts} - set(sent)
+
+
+async def test_an_alert_known_only_from_the_outbox_is_sent_when_it_stands_alone() -> None:
+    """After a restart the team's alert is known from the outbox read at start, in no
+    group; when the key resolves, it joins its group and is sent."""
+    before = Notify(group_wait_s=0)
+    before.submit(KEY, TEAM)
+    sent = await before.at(0)
+    after = Notify(group_wait_s=5, record=before.record)
+    for alert in (KEY, TEAM):
+        after.dispatcher.remember(alert)
+    after.submit(resolved(KEY))
+    assert await after.at(1) == []
+    assert sorted(await after.at(5)) == [
+        (KEY.alert_id, "resolved", ""),
+        (TEAM.alert_id, "firing", ""),
+    ]
+    assert sent == [(KEY.alert_id, "firing", "team=agents")]
+    assert after.released == [1]  # the re-checked alert brought no token of its own
