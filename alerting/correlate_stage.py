@@ -47,14 +47,13 @@ class CorrelateStage:
     async def __call__(self, delivery: Delivery, alerts: list[Alert]) -> list[Alert]:
         if not self.correlator.config.enabled:
             return alerts
-        firing = [a for a in self._firing() if a.state is AlertState.FIRING]
+        incidents = self.correlator.incidents(self._firing())
         kept = []
         for alert in alerts:
             if alert.state is not AlertState.FIRING:
                 kept.append(alert)
                 continue
-            root = self.correlator.root(alert, firing) or alert
-            members = [root, *self.correlator.explained_by(root, firing)]
+            members = incidents.members(incidents.root(alert))
             chosen = self.representative(delivery.receiver, members)
             if chosen.alert_id == alert.alert_id:
                 kept.append(named(alert, [m for m in members if m.alert_id != alert.alert_id]))

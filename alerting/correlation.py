@@ -41,7 +41,7 @@ explained, so no incident is lost.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from alerting.config import CorrelationConfig
 from alerting.delivery import alert_fingerprint
@@ -96,7 +96,7 @@ class Correlator:
         cost = next((c.cost_nanos for c in broad.contributors if c.series == narrow.scope.name), 0)
         return cost / broad.spend_nanos
 
-    def _rank(self, other: Alert, alert: Alert) -> tuple[int, int, float, str] | None:
+    def rank(self, other: Alert, alert: Alert) -> tuple[int, int, float, str] | None:
         """How well ``other`` explains ``alert`` (lower is better), or None if it does not."""
         if other.alert_id == alert.alert_id or other.state is not AlertState.FIRING:
             return None
@@ -114,78 +114,116 @@ class Correlator:
             return None
         return (breadth(other), place, -share, other.alert_id)
 
+    def incidents(self, firing: Iterable[Alert]) -> Incidents:
+        """The incidents of a set of firing alerts (build once per decision)."""
+        return Incidents(self, firing)
+
     def explainer(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
         """The firing alert that directly explains ``alert``: the narrowest, then the
         earliest detector of the family, then the largest share, then the lowest id."""
+        return self.incidents(firing).explainer(alert)
+
+    def root(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
+        """The alert sent for ``alert``'s incident, or None when that is ``alert`` itself."""
+        root = self.incidents(firing).root(alert)
+        return None if root.alert_id == alert.alert_id else root
+
+    def explained_by(self, alert: Alert, firing: Iterable[Alert]) -> list[Alert]:
+        """The other firing alerts of the incident ``alert`` is the root of."""
+        return self.incidents(firing).members(alert)[1:]
+
+
+class Incidents:
+    """A set of firing alerts indexed by series, each alert's explainer and root worked
+    out once: an explainer is among the series an alert names as contributors, a
+    container among the app, team and ``org`` it belongs to, so a decision costs about
+    the size of the set, not its square."""
+
+    def __init__(self, correlator: Correlator, firing: Iterable[Alert]) -> None:
+        self.correlator = correlator
+        self.config = correlator.config
+        self.firing = [a for a in firing if a.state is AlertState.FIRING]
+        self.by_series: dict[str, list[Alert]] = {}
+        for alert in self.firing:
+            self.by_series.setdefault(alert.scope.name, []).append(alert)
+        self._explainers: dict[str, Alert | None] = {}
+        self._roots: dict[str, Alert] = {}
+        self._members: dict[str, list[Alert]] | None = None
+
+    def explainer(self, alert: Alert) -> Alert | None:
+        """See ``Correlator.explainer``."""
         if not self.config.enabled or alert.state is not AlertState.FIRING:
             return None
+        if alert.alert_id in self._explainers:
+            return self._explainers[alert.alert_id]
+        candidates = [*self.by_series.get(alert.scope.name, ())]
+        for contributor in alert.contributors:
+            candidates.extend(self.by_series.get(contributor.series, ()))
         best: tuple[int, int, float, str] | None = None
         found: Alert | None = None
-        for other in firing:
-            rank = self._rank(other, alert)
+        for other in candidates:
+            rank = self.correlator.rank(other, alert)
             if rank is not None and (best is None or rank < best):
                 best, found = rank, other
+        self._explainers[alert.alert_id] = found
         return found
 
-    def container(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
+    def container(self, alert: Alert) -> Alert | None:
         """The firing broader alert ``alert`` is a minor part of, when nothing explains
         either: the narrowest of the same family on the ``app``, ``team`` (by the alert's
         own labels) or ``org`` it belongs to, at least as urgent, that it does not explain.
         A team-wide spike thus pages once on the team, naming its keys."""
         if not self.config.enabled or alert.state is not AlertState.FIRING:
             return None
-        if alert.scope.dimension not in NARROWNESS or self.explainer(alert, firing):
+        if alert.scope.dimension not in NARROWNESS or self.explainer(alert) is not None:
             return None
         family = self.config.family(alert.detector)[0]
+        series = [f"{d}={alert.labels[d]}" for d in ("app", "team") if d in alert.labels]
         best: tuple[int, str] | None = None
         found: Alert | None = None
-        for other in firing:
-            broad = other.scope
-            if (
-                other.state is not AlertState.FIRING
-                or broad.dimension not in NARROWNESS
-                or NARROWNESS[broad.dimension] <= NARROWNESS[alert.scope.dimension]
-                or self.config.family(other.detector)[0] != family
-                or URGENCY[other.severity] > URGENCY[alert.severity]
-                or (broad.dimension != "org" and alert.labels.get(broad.dimension) != broad.value)
-                or self.share(alert, other) >= self.config.min_share
-                or self.explainer(other, firing) is not None
-            ):
-                continue
-            rank = (NARROWNESS[broad.dimension], other.alert_id)
-            if best is None or rank < best:
-                best, found = rank, other
+        for name in (*series, "org=all"):
+            for other in self.by_series.get(name, ()):
+                if (
+                    NARROWNESS[other.scope.dimension] <= NARROWNESS[alert.scope.dimension]
+                    or self.config.family(other.detector)[0] != family
+                    or URGENCY[other.severity] > URGENCY[alert.severity]
+                    or self.correlator.share(alert, other) >= self.config.min_share
+                    or self.explainer(other) is not None
+                ):
+                    continue
+                rank = (NARROWNESS[other.scope.dimension], other.alert_id)
+                if best is None or rank < best:
+                    best, found = rank, other
         return found
 
-    def root(self, alert: Alert, firing: Sequence[Alert]) -> Alert | None:
-        """The alert sent for ``alert``'s incident, or None when that is ``alert`` itself.
+    def root(self, alert: Alert) -> Alert:
+        """The alert sent for ``alert``'s incident (``alert`` itself when a root).
 
         The chain follows explainers (each narrower, or an earlier detector on the same
         series) and then containers (each broader, never explained), so it cannot loop;
         the seen set guards it all the same."""
-        current: Alert | None = alert
+        known = self._roots.get(alert.alert_id)
+        if known is not None:
+            return known
+        current = alert
         seen: set[str] = set()
-        while current is not None and current.alert_id not in seen:
+        while current.alert_id not in seen:
             seen.add(current.alert_id)
-            nxt = self.explainer(current, firing) or self.container(current, firing)
+            nxt = self.explainer(current) or self.container(current)
             if nxt is None:
                 break
             current = nxt
-        if current is None or current.alert_id == alert.alert_id:
-            return None
+        self._roots[alert.alert_id] = current
         return current
 
-    def explained_by(self, alert: Alert, firing: Sequence[Alert]) -> list[Alert]:
-        """The firing alerts whose root is ``alert`` (what its notification names as
-        "also raised on"), narrowest dimension first, then by series name."""
-        if not self.config.enabled:
-            return []
-        found = []
-        for other in firing:
-            root = self.root(other, firing)
-            if root is not None and root.alert_id == alert.alert_id:
-                found.append(other)
-        return sorted(found, key=lambda a: (breadth(a), a.scope.name))
+    def members(self, root: Alert) -> list[Alert]:
+        """``root`` first, then the firing alerts whose root it is, narrowest first."""
+        if self._members is None:
+            self._members = {}
+            for alert in self.firing:
+                self._members.setdefault(self.root(alert).alert_id, []).append(alert)
+        others = [a for a in self._members.get(root.alert_id, ()) if a.alert_id != root.alert_id]
+        return [root, *sorted(others, key=lambda a: (breadth(a), a.scope.name))]
 
 
 def breadth(alert: Alert) -> int:

@@ -104,9 +104,8 @@ class Dispatcher:
             or alert.version < current.version
         ):
             return set()
-        firing = list(self.alerts.values())
-        root = self.correlator.root(current, firing) or current
-        members = [root, *self.correlator.explained_by(root, firing)]
+        incidents = self.correlator.incidents(self.alerts.values())
+        members = incidents.members(incidents.root(current))
         return {a.alert_id for a in members} - {alert.alert_id}
 
     def flush_due(self) -> int:
