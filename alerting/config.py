@@ -122,13 +122,58 @@ class SilenceConfig(_Frozen):
         return self.active(now) and matches_all(self.matchers, labels)
 
 
+SPEND_FAMILY: tuple[str, ...] = (
+    "spend_spike",
+    "static_threshold",
+    "spend_creep",
+    "unit_cost_drift",
+)
+"""Detectors that see the same incident when one key runs away: more spend, at a
+higher unit cost. On one series the first listed explains the others."""
+
+
+class CorrelationConfig(_Frozen):
+    """One page per incident: an alert explained by a firing alert of the same detector
+    family on a narrower series that accounts for at least ``min_share`` of its spend
+    (or by an earlier detector of the family on the same series) is not sent on its
+    own, but named in the explaining alert's notification. A detector in no family is
+    a family of its own."""
+
+    enabled: bool = True
+    min_share: float = Field(0.5, gt=0, le=1)
+    families: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {"spend": SPEND_FAMILY})
+
+    @model_validator(mode="after")
+    def _one_family_each(self) -> Self:
+        seen: dict[str, str] = {}
+        for family, detectors in self.families.items():
+            if not detectors:
+                raise ValueError(f"families.{family}: name at least one detector")
+            for detector in detectors:
+                if detector in seen:
+                    raise ValueError(
+                        f"families.{family}: {detector!r} is already in family {seen[detector]!r}"
+                    )
+                seen[detector] = family
+        return self
+
+    def family(self, detector: str) -> tuple[str, int]:
+        """The detector's family and its place there (its own family, 0, when unlisted)."""
+        for family, detectors in self.families.items():
+            if detector in detectors:
+                return family, detectors.index(detector)
+        return f"detector:{detector}", 0
+
+
 class AlertingConfig(_Frozen):
-    """The ``routes``, ``receivers``, ``inhibit_rules`` and ``silences`` sections."""
+    """The ``routes``, ``receivers``, ``inhibit_rules``, ``silences`` and ``correlation``
+    sections."""
 
     routes: RouteConfig = RouteConfig()
     receivers: tuple[ReceiverConfig, ...] = ()
     inhibit_rules: tuple[InhibitRuleConfig, ...] = ()
     silences: tuple[SilenceConfig, ...] = ()
+    correlation: CorrelationConfig = CorrelationConfig()
 
     @model_validator(mode="after")
     def _names_resolve(self) -> Self:

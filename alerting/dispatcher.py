@@ -5,6 +5,9 @@ Every alert is submitted with a token (the outbox offset); a token is released o
 every group it joined has been flushed through its pipeline (sent, muted, deduplicated
 or rejected for good), so the caller commits only what can never be lost. Flushes of
 different groups run concurrently: an outage of one receiver does not hold up another.
+When an alert of an incident (see ``alerting.correlation``) resolves, the groups of the
+incident's other firing alerts are flushed a ``group_wait`` later (not a
+``group_interval``), so one that does not resolve with it may stand for it then.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from alerting.correlation import Correlator
 from alerting.delivery import Clock, Delivery, Pipeline
 from alerting.group_stage import Flush, Grouper
 from alerting.matchers import alert_labels
@@ -32,6 +36,7 @@ class Dispatcher:
         clock: Clock,
         on_released: Callable[[Iterable[Hashable]], None],
         alerts: dict[str, Alert] | None = None,
+        correlator: Correlator | None = None,
     ) -> None:
         self.router = router
         self.pipelines = pipelines
@@ -41,6 +46,7 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {} if alerts is None else alerts
         """The latest version of every alert seen and still firing (inhibition sources);
         pass a dict to share it with an inhibitor built before the dispatcher."""
+        self.correlator = correlator
         self._versions: dict[str, int] = {}
         self._pending: Counter[Hashable] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -59,16 +65,48 @@ class Dispatcher:
 
     def submit(self, alert: Alert, token: Hashable) -> None:
         """Route and group an alert; a token no route wants is released at once."""
+        unexplained = self._explained_until(alert)
         self.remember(alert)
         labels = alert_labels(alert)
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()
+        if unexplained:
+            self._wake(unexplained, now)
         for match in matches:
             self.grouper.add(match, labels, alert, token, now)
             self._pending[token] += 1
         if not matches:
             log.info("alert %s matches no route with a receiver", alert.alert_id)
             self.on_released([token])
+
+    def _wake(self, alert_ids: set[str], now: datetime) -> None:
+        """Re-check these alerts a ``group_wait`` from now; one known only from the outbox
+        read at start (in no group yet) joins its groups first, without a token."""
+        grouped = {i for group in self.grouper.groups.values() for i in group.alerts}
+        for alert_id in sorted(alert_ids - grouped):
+            alert = self.alerts.get(alert_id)
+            if alert is None:
+                continue
+            labels = alert_labels(alert)
+            for match in self.router.match(labels):
+                if match.receiver in self.pipelines:
+                    self.grouper.add(match, labels, alert, None, now)
+        self.grouper.wake(alert_ids, now)
+
+    def _explained_until(self, alert: Alert) -> set[str]:
+        """Ids of the other firing alerts of ``alert``'s incident, when this version ends
+        its firing (one of them may have to stand for the incident now)."""
+        current = self.alerts.get(alert.alert_id)
+        if (
+            self.correlator is None
+            or current is None
+            or alert.state is AlertState.FIRING
+            or alert.version < current.version
+        ):
+            return set()
+        incidents = self.correlator.incidents(self.alerts.values())
+        members = incidents.members(incidents.root(current))
+        return {a.alert_id for a in members} - {alert.alert_id}
 
     def flush_due(self) -> int:
         """Start a task for every group due now; returns how many started."""

@@ -53,10 +53,11 @@ class Grouper:
         route: RouteMatch,
         labels: Mapping[str, str],
         alert: Alert,
-        token: Hashable,
+        token: Hashable | None,
         now: datetime,
     ) -> str:
-        """Put an alert (its latest version wins) in its group; returns the group key."""
+        """Put an alert (its latest version wins) in its group; returns the group key.
+        ``token`` None adds no token (an alert re-checked, not a new input)."""
         key = route.group_key(labels)
         group = self.groups.get(key)
         if group is None:
@@ -64,11 +65,21 @@ class Grouper:
         current = group.alerts.get(alert.alert_id)
         if current is None or alert.version >= current.version:
             group.alerts[alert.alert_id] = alert
-        group.tokens.append(token)
+        if token is not None:
+            group.tokens.append(token)
         if group.next_flush is None:
             since = group.last_flush or now
             group.next_flush = max(now, since + route.group_interval)
         return key
+
+    def wake(self, alert_ids: set[str], now: datetime) -> None:
+        """Flush the groups holding any of ``alert_ids`` a ``group_wait`` from now, as if
+        they were new: their explainer resolved, and an alert still firing then (not
+        resolving with it) goes out on its own."""
+        for group in self.groups.values():
+            if alert_ids.intersection(group.alerts):
+                due = now + group.route.group_wait
+                group.next_flush = due if group.next_flush is None else min(group.next_flush, due)
 
     def due(self, now: datetime) -> list[Flush]:
         """Groups to flush now; each is marked in flight until ``flushed``."""

@@ -138,6 +138,7 @@ def _alert(f: Finding, fired_at: datetime) -> Alert:
         summary=f.summary,
         contributors=f.contributors,
         labels=f.labels,
+        spend_nanos=f.spend_nanos,
     )
 
 
@@ -159,6 +160,7 @@ def _updated(alert: Alert, f: Finding) -> Alert:
             "impact_nanos": max(alert.impact_nanos, f.impact_nanos),
             "summary": f.summary,
             "contributors": f.contributors or alert.contributors,
+            "spend_nanos": f.spend_nanos if f.contributors else alert.spend_nanos,
             "labels": {**alert.labels, **f.labels},
         }
     )

@@ -1,5 +1,5 @@
 """Assembly: a notifier per receiver, and each receiver's stages in Alertmanager's order
-(mute by inhibitor, mute by silencer, dedup, retry, record-sent)."""
+(mute by inhibitor, mute by silencer, correlate, dedup, retry, record-sent)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from alerting.correlate_stage import CorrelateStage
+from alerting.correlation import correlated_fingerprint
 from alerting.dedup_stage import DedupStage
-from alerting.delivery import Clock, Notifier, Pipeline, SendRecord, Sleep
+from alerting.delivery import Clock, Notifier, Pipeline, SendRecord, Sleep, Stage
 from alerting.inhibit_stage import Inhibitor, InhibitStage
 from alerting.pagerduty_notifier import PagerDutyNotifier
 from alerting.receiver_config import ReceiverConfig
@@ -36,7 +38,7 @@ def build_notifier(receiver: ReceiverConfig, environ: Mapping[str, str] | None =
 @dataclass(frozen=True, slots=True)
 class StageKit:
     """What every receiver's stages share: the inhibitor, the silences, the send record,
-    the clock, the sleep and the backoff."""
+    the clock, the sleep, the backoff and (when given) the correlation stage."""
 
     inhibitor: Inhibitor
     silences: SilenceBook
@@ -44,15 +46,20 @@ class StageKit:
     clock: Clock
     sleep: Sleep = asyncio.sleep
     backoff: Backoff = DEFAULT_BACKOFF
+    correlate: CorrelateStage | None = None
 
     def pipeline(self, notifier: Notifier) -> Pipeline:
         """A receiver's stages in order around its notifier."""
-        return Pipeline(
-            [
-                InhibitStage(self.inhibitor),
-                SilenceStage(self.silences, self.clock),
-                DedupStage(self.record, self.clock),
-                RetryStage(notifier, self.record, self.clock, self.sleep, self.backoff),
-                RecordSentStage(self.record, self.clock),
-            ]
-        )
+        stages: list[Stage] = [
+            InhibitStage(self.inhibitor),
+            SilenceStage(self.silences, self.clock),
+        ]
+        if self.correlate is not None:
+            stages.append(self.correlate)
+        fingerprint = correlated_fingerprint
+        stages += [
+            DedupStage(self.record, self.clock, fingerprint),
+            RetryStage(notifier, self.record, self.clock, self.sleep, self.backoff),
+            RecordSentStage(self.record, self.clock, fingerprint),
+        ]
+        return Pipeline(stages)

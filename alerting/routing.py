@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from alerting.config import RouteConfig
-from alerting.matchers import matches_all
+from alerting.matchers import alert_labels, matches_all
+from schemas.findings import Alert
 
 DEFAULT_GROUP_WAIT = timedelta(seconds=30)
 DEFAULT_GROUP_INTERVAL = timedelta(minutes=5)
@@ -69,6 +70,10 @@ class Router:
 
     def __init__(self, root: RouteConfig) -> None:
         self._root = root
+
+    def receivers(self, alert: Alert) -> set[str]:
+        """The receivers the routes an alert matches name."""
+        return {m.receiver for m in self.match(alert_labels(alert)) if m.receiver is not None}
 
     def match(self, labels: Mapping[str, str]) -> list[RouteMatch]:
         found = self._match(self._root, _effective(self._root, _DEFAULTS, "root"), labels)

@@ -67,20 +67,26 @@ def top_contributors(
     return tuple(Contributor(series=name, cost_nanos=cost) for name, cost in ranked if cost > 0)
 
 
-def per_dimension(contributors: dict[str, Nanos], each: int = 2) -> tuple[Contributor, ...]:
-    """The ``each`` largest contributors of every dimension, most expensive first.
+OWNER_DIMENSIONS = ("api_key_id", "app", "team")
+"""Dimensions whose largest contributor a finding always names, so alerting can tell
+whether one key, app or team accounts for a broader series' spend."""
 
-    >>> [c.series for c in per_dimension({"model=a": 5, "model=b": 4, "model=c": 9, "app=x": 1})]
-    ['model=c', 'model=a', 'app=x']
+
+def finding_contributors(contributors: dict[str, Nanos]) -> tuple[Contributor, ...]:
+    """The top contributors plus the largest of each owner dimension, most expensive first.
+
+    >>> named = finding_contributors({"model=a": 9, "model=b": 8, "model=c": 7, "app=x": 1})
+    >>> [c.series for c in named]
+    ['model=a', 'model=b', 'model=c', 'app=x']
     """
-    kept: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for c in top_contributors(contributors, len(contributors)):
-        dimension = c.series.partition("=")[0]
-        if counts.get(dimension, 0) < each:
-            counts[dimension] = counts.get(dimension, 0) + 1
-            kept[c.series] = c.cost_nanos
-    return top_contributors(kept, len(kept))
+    top = top_contributors(contributors)
+    seen = {c.series for c in top}
+    extra: list[Contributor] = []
+    for dimension in OWNER_DIMENSIONS:
+        prefix = dimension + "="
+        own = {n: c for n, c in contributors.items() if n.startswith(prefix)}
+        extra.extend(c for c in top_contributors(own, 1) if c.series not in seen)
+    return tuple(sorted((*top, *extra), key=lambda c: (-c.cost_nanos, c.series)))
 
 
 def summary_line(headline: str, contributors: tuple[Contributor, ...]) -> str:
@@ -110,7 +116,7 @@ def finding(
 ) -> Finding:
     """A finding evaluated at the end of ``bucket`` over the ``window_minutes`` before it."""
     end = bucket.start_minute + bucket.width_minutes
-    contributors = per_dimension(bucket.contributors)
+    contributors = finding_contributors(bucket.contributors)
     return Finding(
         detector=detector,
         scope=bucket.scope,
@@ -125,6 +131,7 @@ def finding(
         summary=summary_line(f"{bucket.scope.name}: {headline}", contributors[:TOP_CONTRIBUTORS]),
         contributors=contributors,
         labels=labels or {},
+        spend_nanos=bucket.cost_nanos,
     )
 
 

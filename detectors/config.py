@@ -58,6 +58,10 @@ class SpikeConfig(BaseModel):
 
     ratio: float = Field(3.0, gt=1)
     """Observed must exceed ``ratio`` times the expectation ..."""
+    still_ratio: float = Field(1.5, ge=0)
+    """... and, for windows longer than one bucket, the newest bucket must still spend
+    ``still_ratio`` times its expectation: a spike that is over stops being reported
+    when it is over, not when it leaves the longest window (alerts resolve sooner) ..."""
     z: float = Field(6.0, gt=0)
     """... and the expectation by ``z`` robust spreads (noise floor of small series)."""
     min_impact_usd: Usd = Field(Decimal("2"), ge=0)

@@ -111,9 +111,12 @@ class SpikeDetector:
         recent = state.recent
         best: tuple[float, int, int, float] | None = None
         observed = bucket.cost_nanos
+        still = bucket.cost_nanos >= cfg.still_ratio * expected * width
         taken = 1
         for window in cfg.windows_minutes:
             n = max(1, -(-window // width))
+            if n > 1 and not still:
+                continue
             while taken < n and taken <= len(recent):
                 observed += recent[-taken]
                 taken += 1

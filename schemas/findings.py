@@ -138,6 +138,9 @@ class Finding(BaseModel):
     summary: str = Field(min_length=1, max_length=1024)
     contributors: tuple[Contributor, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
+    spend_nanos: Nanos = 0
+    """The series' own spend in the bucket ``contributors`` were measured in (0 when
+    unknown), so a contributor's share of the series is ``cost_nanos / spend_nanos``."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -177,6 +180,8 @@ class Alert(BaseModel):
     summary: str
     contributors: tuple[Contributor, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
+    spend_nanos: Nanos = 0
+    """The series' spend in the bucket ``contributors`` come from (0 when unknown)."""
 
     @property
     def key(self) -> tuple[str, str]:

@@ -23,6 +23,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from alerting.config import AlertingConfig, SilenceConfig
+from alerting.correlate_stage import CorrelateStage
+from alerting.correlation import Correlator
 from alerting.delivery import MemorySendRecord, Notifier, SentEntry
 from alerting.dispatcher import Dispatcher
 from alerting.inhibit_stage import Inhibitor
@@ -194,10 +196,16 @@ class NotifierService:
     def _dispatcher(self, record: KafkaSendRecord) -> Dispatcher:
         firing: dict[str, Alert] = {}
         inhibitor = Inhibitor(self.config.inhibit_rules, firing.values)
-        kit = StageKit(inhibitor, self.silences, record, utc_now, backoff=self.backoff)
-        pipelines = {name: kit.pipeline(n) for name, n in self.notifiers.items()}
         router = Router(self.config.routes)
-        return Dispatcher(router, pipelines, utc_now, self.offsets.release, firing)
+        correlator = Correlator(self.config.correlation)
+        correlate = CorrelateStage(correlator, firing.values, record, router.receivers)
+        kit = StageKit(
+            inhibitor, self.silences, record, utc_now, backoff=self.backoff, correlate=correlate
+        )
+        pipelines = {name: kit.pipeline(n) for name, n in self.notifiers.items()}
+        return Dispatcher(
+            router, pipelines, utc_now, self.offsets.release, firing, correlator=correlator
+        )
 
     async def _seed(self, dispatcher: Dispatcher) -> int:
         """Learn which alerts fire now from the (compacted) outbox, without notifying, so

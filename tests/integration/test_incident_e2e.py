@@ -3,6 +3,7 @@ the alert outbox and the notifier, to Slack and PagerDuty, then resolved when it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,9 @@ from typing import Any
 
 import orjson
 
-from streams.alert_topics import AlertTopics
+from schemas.findings import Alert, AlertState
+from streams.alert_topics import AlertTopics, read_to_end
+from streams.notifier import NotifierService
 from tests.support.kafka_io import produce
 from tests.support.notifier_rig import Rig
 from tests.support.traffic import minute_of_calls
@@ -36,11 +39,39 @@ def _traffic(
     return messages
 
 
-async def test_a_runaway_key_pages_once_and_resolves_in_slack_and_pagerduty(
+async def outbox_alerts(bootstrap: str, topics: AlertTopics) -> dict[str, Alert]:
+    """The latest version of every alert the worker raised."""
+    latest: dict[str, Alert] = {}
+    for record in await read_to_end(bootstrap, topics.outbox):
+        alert = Alert.model_validate_json(record.value)
+        if alert.version >= latest.get(alert.alert_id, alert).version:
+            latest[alert.alert_id] = alert
+    return latest
+
+
+async def all_resolved_and_delivered(
+    bootstrap: str, topics: AlertTopics, service: NotifierService
+) -> dict[str, Alert]:
+    """Wait until every alert the worker raised has resolved and the notifier has dealt
+    with all of it (every consumed outbox offset committed); returns those alerts."""
+    offsets = service.offsets
+    async with asyncio.timeout(240):
+        while True:
+            raised = await outbox_alerts(bootstrap, topics)
+            done = not offsets.committable() and not any(offsets.pending.values())
+            if raised and done and all(a.state is AlertState.RESOLVED for a in raised.values()):
+                return raised
+            await asyncio.sleep(1)
+
+
+async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pagerduty(
     rig: Rig,
     spawn_worker: Callable[..., WorkerProcess],
     make_event: Callable[..., dict[str, Any]],
 ) -> None:
+    """The runaway key raises alerts on its app, team, the organisation, its model ...
+    (spikes and unit-cost drift); on-call gets one page and one Slack message in total,
+    naming the other series, and both are resolved when it is over."""
     kafka_bootstrap, names = rig.bootstrap, rig.names
     fake_slack, fake_pagerduty = rig.slack, rig.pagerduty
     prefix = names("sw") + "."
@@ -49,7 +80,7 @@ async def test_a_runaway_key_pages_once_and_resolves_in_slack_and_pagerduty(
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
         minutes=BEFORE + SPIKE + AFTER
     )
-    async with rig.running():
+    async with rig.running(rig.config(group_wait="10s")) as service:
         # The incident, while it lasts: on-call hears of it ...
         first_part = _traffic(make_event, start, range(BEFORE + SPIKE + 2))
         await produce(kafka_bootstrap, prefix + "usage", first_part)
@@ -59,40 +90,94 @@ async def test_a_runaway_key_pages_once_and_resolves_in_slack_and_pagerduty(
         # ... and again when it is over.
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(kafka_bootstrap, prefix + "usage", _traffic(make_event, start, rest))
-
-        def key_pages() -> list[dict[str, Any]]:
-            """PagerDuty events of the runaway key's own alerts (trigger and resolve)."""
-            keys = {
-                e["dedup_key"]
-                for e in fake_pagerduty.events
-                if e.get("payload", {}).get("custom_details", {}).get("scope") == RUNAWAY
-            }
-            return [e for e in fake_pagerduty.events if e["dedup_key"] in keys]
-
-        def all_resolved() -> bool:
-            pages = key_pages()
-            opened = {e["dedup_key"] for e in pages if e["event_action"] == "trigger"}
-            closed = {e["dedup_key"] for e in pages if e["event_action"] == "resolve"}
-            return bool(opened) and opened == closed
-
-        await fake_pagerduty.wait_until(all_resolved, 180)
-        await fake_slack.wait_until(
-            lambda: any(RUNAWAY in str(m.blocks[0]) and m.updates for m in fake_slack.posted()),
-            60,
-        )
-    pages = key_pages()
-    triggers = [e for e in pages if e["event_action"] == "trigger"]
-    resolves = [e for e in pages if e["event_action"] == "resolve"]
-    spike = {e["dedup_key"] for e in triggers if e["payload"]["component"] == "spend_spike"}
-    assert len(spike) == 1  # the runaway loop is one incident, paged once ...
-    (spike_key,) = spike
-    assert [e["event_action"] for e in pages if e["dedup_key"] == spike_key][-1] == "resolve"
-    assert {e["dedup_key"] for e in resolves} == {e["dedup_key"] for e in triggers}
-    details = triggers[0]["payload"]["custom_details"]
+        raised = await all_resolved_and_delivered(kafka_bootstrap, rig.topics, service)
+    raised_on = {a.scope.name for a in raised.values()}
+    assert len(raised) >= 4 and {RUNAWAY, "team=agents", "org=all"} <= raised_on
+    (incident,) = {e["dedup_key"] for e in fake_pagerduty.events}  # one page in total ...
+    actions = [e["event_action"] for e in fake_pagerduty.events]
+    assert actions[0] == "trigger" and actions[-1] == "resolve"
+    assert actions.count("resolve") == 1
+    trigger = next(e for e in fake_pagerduty.events if e["event_action"] == "trigger")
+    details = trigger["payload"]["custom_details"]
+    assert details["scope"] == RUNAWAY and trigger["payload"]["component"] == "spend_spike"
+    assert raised[incident].scope.name == RUNAWAY
     assert details["labels"]["team"] == "agents"  # routed and inhibited by its team
     assert any(c["series"] == "app=app-runaway" for c in details["top_contributors"])
-    (message,) = [m for m in fake_slack.posted() if f"spend_spike on {RUNAWAY}" in str(m.blocks)]
+    last = [e for e in fake_pagerduty.events if e["event_action"] == "trigger"][-1]
+    also = last["payload"]["custom_details"]["labels"]["also_raised_on"]
+    assert "team=agents" in also and "org=all" in also  # ... naming the other series
+    (message,) = fake_slack.posted()  # and one Slack message, updated on resolve
+    assert f"spend_spike on {RUNAWAY}" in str(message.blocks[0])
     assert message.channel == "#spend" and message.updates >= 1
     assert str(message.blocks[0]).count("[RESOLVED]") == 1
-    steady = [e for e in fake_pagerduty.events if "api_key_id=steady" in str(e.get("payload"))]
-    assert not [e for e in steady if e["payload"]["component"] == "spend_spike"]
+    chat = [r.json() for r in fake_slack.received if r.path.startswith("/api/chat.")]
+    assert any("also raised on" in str(body["blocks"]) for body in chat)
+
+
+KEYS = [f"search-{i}" for i in range(10)]
+
+
+def _team_traffic(
+    make_event: Callable[..., dict[str, Any]], start: datetime, minutes: range
+) -> list[tuple[bytes, bytes]]:
+    """Ten keys of team ``search`` (each its own app) at 6 calls a minute, all eleven times
+    that during the spike (under $25 above normal per key, which does not page, over it
+    for the team); and one ``ads`` key, steady throughout."""
+    messages: list[tuple[bytes, bytes]] = []
+    for minute in minutes:
+        at = start + timedelta(minutes=minute)
+        spiking = BEFORE <= minute < BEFORE + SPIKE
+        for key, team in [*((k, "search") for k in KEYS), ("ads-0", "ads")]:
+            calls = 66 if spiking and team == "search" else 6
+            batch = [
+                make_event(
+                    api_key_id=key,
+                    team=team,
+                    app=f"app-{key}",
+                    timestamp=(at + timedelta(seconds=i * 60 // calls)).isoformat(),
+                    cost_usd="0.01",
+                )
+                for i in range(calls)
+            ]
+            messages.append((key.encode(), orjson.dumps(batch)))
+    return messages
+
+
+async def test_a_team_wide_spike_spread_over_ten_keys_pages_once_on_the_team(
+    rig: Rig,
+    spawn_worker: Callable[..., WorkerProcess],
+    make_event: Callable[..., dict[str, Any]],
+) -> None:
+    """No key dominates, so nothing explains the team's alert: it pages, once, and names
+    the organisation and the model it raised on too."""
+    prefix = rig.names("sw") + "."
+    spawn_worker(app_id=rig.names("app"), topic_prefix=prefix, partitions=2)
+    rig = replace(rig, topics=AlertTopics(prefix))
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
+        minutes=BEFORE + SPIKE + AFTER
+    )
+    async with rig.running(rig.config(group_wait="10s")) as service:
+        await produce(
+            rig.bootstrap,
+            prefix + "usage",
+            _team_traffic(make_event, start, range(BEFORE + SPIKE + 2)),
+        )
+        await rig.pagerduty.wait_until(lambda: bool(rig.pagerduty.events), 120)
+        rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
+        await produce(rig.bootstrap, prefix + "usage", _team_traffic(make_event, start, rest))
+        raised = await all_resolved_and_delivered(rig.bootstrap, rig.topics, service)
+    assert {"team=search", "org=all"} <= {a.scope.name for a in raised.values()}
+    (incident,) = {e["dedup_key"] for e in rig.pagerduty.events}
+    assert raised[incident].scope.name == "team=search"
+    actions = [e["event_action"] for e in rig.pagerduty.events]
+    assert actions[0] == "trigger" and actions[-1] == "resolve"
+    (message,) = rig.slack.posted()
+    assert message.channel == "#search-oncall" and message.updates >= 1
+    assert "spend_spike on team=search" in str(message.blocks[0])
+    chat = [r.json() for r in rig.slack.received if r.path.startswith("/api/chat.")]
+    assert any(
+        "also raised on" in str(body["blocks"]) and "org=all" in str(body["blocks"])
+        for body in chat
+    )
+    keys = {a.scope.name for a in raised.values() if a.scope.dimension == "api_key_id"}
+    assert len(raised) > 10 and keys <= {f"api_key_id={k}" for k in KEYS}

@@ -28,7 +28,9 @@ class Rig:
     slack: FakeSlack
     pagerduty: FakePagerDuty
 
-    def config(self, timeout_s: float = 5, **sections: Any) -> AlertingConfig:
+    def config(
+        self, timeout_s: float = 5, group_wait: str = "0s", **sections: Any
+    ) -> AlertingConfig:
         """Pages (critical, error) to PagerDuty and everything to Slack, per-team channel."""
         slack = {
             "token": "${TEST_SLACK_TOKEN}",
@@ -46,7 +48,7 @@ class Rig:
         routes = {
             "receiver": "slack",
             "group_by": ["team"],
-            "group_wait": "0s",
+            "group_wait": group_wait,
             "group_interval": "0s",
             "routes": [
                 {"matchers": ["severity=~critical|error"], "receiver": "pager", "continue": True},

@@ -51,6 +51,11 @@ def test_empty_config_is_valid_and_routes_nothing() -> None:
     assert config.receivers == () and config.routes.receiver is None
 
 
+def test_correlation_is_on_by_default_at_half_the_spend() -> None:
+    correlation = AlertingConfig().correlation
+    assert (correlation.enabled, correlation.min_share) == (True, 0.5)
+
+
 def test_example_config_loads() -> None:
     config = AlertingConfig.model_validate(yaml.safe_load(EXAMPLE))
     assert config.routes.routes[0].continue_ is True
@@ -100,6 +105,15 @@ def test_bad_durations_are_refused(text: str) -> None:
         ({"routes": {"matchers": ["team"]}}, "routes.matchers.0", "not a matcher"),
         ({"routes": {"matchers": ["team=~("]}}, "routes.matchers.0", "bad regular expression"),
         ({"routez": {}}, "routez", "Extra inputs"),
+        ({"correlation": {"min_share": 0}}, "correlation.min_share", "greater than 0"),
+        ({"correlation": {"min_share": 1.5}}, "correlation.min_share", "less than or equal"),
+        ({"correlation": {"enabled": "maybe"}}, "correlation.enabled", "valid boolean"),
+        (
+            {"correlation": {"families": {"a": ["spend_spike"], "b": ["spend_spike"]}}},
+            "correlation",
+            "families.b: 'spend_spike' is already in family 'a'",
+        ),
+        ({"correlation": {"families": {"a": []}}}, "correlation", "families.a: name at least"),
     ],
 )
 def test_errors_name_the_path_and_problem(raw: dict[str, object], path: str, problem: str) -> None:
