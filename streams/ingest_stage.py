@@ -22,6 +22,7 @@ from streams.fast_decode import RowDecoder
 from streams.metrics import WorkerMetrics
 from streams.rollup import fan_out, partial_records, sum_rows
 from streams.settings import WorkerSettings
+from streams.state_dir import write_or_stop
 
 
 @dataclass
@@ -92,10 +93,10 @@ class IngestStage:
             await self.buckets_topic.send(key=str(target).encode(), value=value, partition=target)
         if decoded.rows:
             message_max = max(row[1] for row in decoded.rows)
-            self.dedup_table[record_key(partition, offset).encode()] = dedup.remember(
-                offset, message_max, filtered.first_seen
-            )
+            record = dedup.remember(offset, message_max, filtered.first_seen)
+            self._write(record_key(partition, offset).encode(), record)
         for old in dedup.expire(totals.watermark):
-            key = record_key(partition, old).encode()
-            if key in self.dedup_table:
-                del self.dedup_table[key]
+            self._write(record_key(partition, old).encode(), None)
+
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        write_or_stop(self.dedup_table, key, value, self.settings.data_dir)

@@ -21,6 +21,9 @@ class WorkerSettings(BaseSettings):
     topic_prefix: str = Field("spendwatch.", description="Prefix of every topic spendwatch owns")
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
     data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
+    min_free_mb: int = Field(
+        64, ge=0, description="Free space the state directory needs at start, in MiB"
+    )
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
     web_host: str = Field("127.0.0.1", description="Address the worker's HTTP API listens on")
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP API")
