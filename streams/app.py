@@ -84,6 +84,7 @@ def create_app(
         producer_max_batch_size=1_048_576,
         producer_max_request_size=8 * 1_048_576,
         table_standby_replicas=0,
+        broker_session_timeout=settings.session_timeout_s,
         stream_wait_empty=False,
         web_in_thread=False,
     )

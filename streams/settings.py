@@ -41,6 +41,12 @@ class WorkerSettings(BaseSettings):
         ("api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"),
         description="Dimensions that get a series per value",
     )
+    session_timeout_s: float = Field(
+        60.0,
+        ge=10,
+        le=1800,
+        description="Seconds before the group gives a silent (crashed) worker's partitions away",
+    )
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="Series state flush interval")
     max_cached_series: int = Field(
         50_000, ge=100, description="Series states kept in memory; the rest are read from disk"

@@ -82,8 +82,10 @@ def stop_on_storage_failure(path: Path, exc: BaseException) -> NoReturn:
     still unacknowledged, and no further commit may happen. They are replayed (and
     skipped where already applied) by the next worker.
     """
-    sys.stderr.write(f"spendwatch worker: {storage_failure(path, exc)}\n")
-    sys.stderr.flush()
+    line = f"spendwatch worker: {storage_failure(path, exc)}\n"
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+        os.write(2, line.encode())  # the raw descriptor: Faust reroutes sys.stderr to its log
     os._exit(EXIT_STORAGE_FAILURE)
 
 
