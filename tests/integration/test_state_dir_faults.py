@@ -109,11 +109,12 @@ async def test_a_failed_state_write_stops_the_worker_and_loses_nothing(
     kafka_bootstrap: str, names: Callable[[str], str], tmp_path: Path
 ) -> None:
     prefix, app_id = names("sw") + ".", names("app")
-    truth = await start_stream(kafka_bootstrap, prefix, 50_000)
+    truth = await start_stream(kafka_bootstrap, prefix, 20_000)
     data_dir = tmp_path / "state"
     options: dict[str, object] = {"partitions": 4}
+    env = {"SPENDWATCH_SESSION_TIMEOUT_S": "10"}  # the restart waits for the dead member
     limited = WorkerProcess(
-        kafka_bootstrap, app_id, prefix, data_dir, options, preexec=limit_file_size
+        kafka_bootstrap, app_id, prefix, data_dir, options, env=env, preexec=limit_file_size
     )
     limited.start()
     assert limited.proc is not None
@@ -126,7 +127,7 @@ async def test_a_failed_state_write_stops_the_worker_and_loses_nothing(
     last = limited.log_tail(1)
     assert last.startswith(f"spendwatch worker: state directory {data_dir}: write failed: ")
     assert "File too large" in last or "file too large" in last, last
-    restarted = WorkerProcess(kafka_bootstrap, app_id, prefix, data_dir, options)
+    restarted = WorkerProcess(kafka_bootstrap, app_id, prefix, data_dir, options, env=env)
     try:
         restarted.start()
         await wait_until(lambda: org_calls(restarted) == truth.unique, 600, "all", restarted)
