@@ -124,6 +124,7 @@ def create_app(
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
             open_every_s=settings.open_bucket_every_s,
+            data_dir=settings.data_dir,
         )
     series = SeriesStage(
         settings=settings,

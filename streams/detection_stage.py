@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle, LifecycleState
@@ -31,6 +32,7 @@ from detectors.suite import DetectorSuite, SeriesDetectorsState
 from schemas.findings import Alert, AlertState, Finding, Scope, SeriesBucket, minute_to_datetime
 from streams.contributors import bucket_of
 from streams.series_state import SeriesState
+from streams.state_dir import write_or_stop
 
 DETECTED_DIMENSIONS = frozenset(
     {"api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"}
@@ -86,6 +88,8 @@ class DetectionStage:
     bucket_minutes: int = 1
     close_grace_minutes: int = 1
     open_every_s: float = 2.0
+    data_dir: Path = Path(".")
+    """Where the table state lives: named when a write to it fails."""
     watermark: int = -1
     """Newest bucket start seen by this worker (event time)."""
     watches: dict[str, SeriesWatch] = field(default_factory=dict)
@@ -119,7 +123,7 @@ class DetectionStage:
             watch = self._watch(name, series)
             if self._run(name, watch, series, findings, changes):
                 stored.append(name)
-                self.table[name.encode()] = self._dumps(watch)
+                write_or_stop(self.table, name.encode(), self._dumps(watch), self.data_dir)
             self._note_waiting(partition, name, watch, series)
         await self._publish(findings, changes)
         return stored

@@ -27,6 +27,7 @@ from streams.metrics import WorkerMetrics
 from streams.rollup import MessageTotals, fan_out, partial_records, sum_rows
 from streams.rows import REPORTED
 from streams.settings import WorkerSettings
+from streams.state_dir import write_or_stop
 
 
 @dataclass
@@ -117,10 +118,10 @@ class IngestStage:
             else max((row[1] for row in decoded.rows), default=-1)
         )
         if message_max >= 0:
-            self.dedup_table[record_key(partition, offset).encode()] = dedup.remember(
-                offset, message_max, first_seen
-            )
+            record = dedup.remember(offset, message_max, first_seen)
+            self._write(record_key(partition, offset).encode(), record)
         for old in dedup.expire(totals.watermark):
-            key = record_key(partition, old).encode()
-            if key in self.dedup_table:
-                del self.dedup_table[key]
+            self._write(record_key(partition, old).encode(), None)
+
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        write_or_stop(self.dedup_table, key, value, self.settings.data_dir)

@@ -28,6 +28,7 @@ from streams.detection_stage import DetectionStage
 from streams.metrics import WorkerMetrics
 from streams.series_state import SeriesState
 from streams.settings import WorkerSettings
+from streams.state_dir import write_or_stop
 
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
@@ -123,7 +124,9 @@ class SeriesStage:
         now_minute = int(time.time() // 60)
         for name in sorted(buffer.dirty):
             state = self.cache[name]
-            self.series_table[name.encode()] = state.to_bytes()
+            write_or_stop(
+                self.series_table, name.encode(), state.to_bytes(), self.settings.data_dir
+            )
             if name.startswith("team="):
                 mtd = state.window("mtd", now_minute)[0]
                 self.metrics.team_mtd.labels(name[5:]).set(mtd / 1e9)

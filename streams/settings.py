@@ -23,6 +23,9 @@ class WorkerSettings(BaseSettings):
     topic_prefix: str = Field("spendwatch.", description="Prefix of every topic spendwatch owns")
     partitions: int = Field(8, ge=1, le=1024, description="Partitions of the usage topic")
     data_dir: Path = Field(Path("./.spendwatch-data"), description="Local table state (rocksdict)")
+    min_free_mb: int = Field(
+        64, ge=0, description="Free space the state directory needs at start, in MiB"
+    )
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
     web_host: str = Field(
         "127.0.0.1", description="Name other workers use to reach this worker's HTTP API"
@@ -71,7 +74,11 @@ class WorkerSettings(BaseSettings):
         1.0, gt=0, le=300, description="First retry delay; doubles per retry, at most 30 s"
     )
     session_timeout_s: float = Field(
-        60.0, ge=6, le=300, description="Consumer group session timeout (joins take up to half)"
+        60.0,
+        ge=6,
+        le=1800,
+        description="Consumer group session timeout: how long a crashed worker's partitions "
+        "wait before another worker gets them (joins take up to half of it)",
     )
 
     @field_validator("bucket_minutes")

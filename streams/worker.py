@@ -1,4 +1,4 @@
-"""Start a worker process around the Faust app."""
+"""Start a worker process around the Faust app, once its state directory is usable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from streams.config_reload import LiveConfig
 from streams.kafka_wait import KafkaUnreachable, ensure_topics_with_retries
 from streams.log_setup import logging_config
 from streams.settings import WorkerSettings
+from streams.state_dir import StateDirError, check_state_dir
 
 
 def run_worker(
@@ -18,7 +19,10 @@ def run_worker(
 ) -> None:
     """Run until SIGTERM/SIGINT. Faust's shutdown stops the agents, flushes the producer,
     commits the offsets of acknowledged messages and closes the tables."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        check_state_dir(settings.data_dir, settings.min_free_mb * 1024 * 1024)
+    except StateDirError as exc:
+        raise SystemExit(f"spendwatch worker: {exc}") from None
     try:
         partitions = ensure_topics_with_retries(settings)
     except KafkaUnreachable as exc:

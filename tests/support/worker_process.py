@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,17 @@ class WorkerProcess:
         topic_prefix: str,
         data_dir: Path,
         options: dict[str, object] | None = None,
+        env: dict[str, str] | None = None,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.app_id = app_id
         self.topic_prefix = topic_prefix
         self.data_dir = data_dir
         self.options = options or {}
+        self.env = env or {}
+        self.preexec = preexec
+        """Run in the child before exec (resource limits for fault tests)."""
         self.web_port = free_port()
         self.log_path = data_dir.with_suffix(".log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -65,7 +71,11 @@ class WorkerProcess:
             cmd += [f"--{name.replace('_', '-')}", str(value)]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            preexec_fn=self.preexec,  # noqa: PLW1509 - only resource limits, set before exec
         )
         self.wait_http("/healthz", wait)
 
