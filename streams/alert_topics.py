@@ -63,8 +63,9 @@ async def ensure_alert_topics(bootstrap: str, topics: AlertTopics) -> None:
         await admin.close()
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+def new_producer(bootstrap: str, idempotent: bool = True) -> AIOKafkaProducer:
+    """``acks=all``; idempotent unless the broker has no idempotent producers (Tansu)."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotent)
 
 
 async def publish_alerts(

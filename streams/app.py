@@ -123,6 +123,7 @@ def create_app(
             ),
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
+            idle_close_minutes=settings.lateness_minutes,
             open_every_s=settings.open_bucket_every_s,
             data_dir=settings.data_dir,
         )

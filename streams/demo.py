@@ -93,7 +93,8 @@ def run_demo(options: DemoOptions) -> int:
     try:
         with ExitStack() as stack:
             bootstrap = _broker(options, run_dir, stack, children)
-            receivers = start_receivers()
+            tansu = options.bootstrap is None  # no idempotent producers there
+            receivers = start_receivers(bootstrap, f"{options.app_id}.", run_dir, not tansu)
             stack.callback(receivers.stop)
             _say(f"alerts   local receivers: {receivers.describe()}")
             base_url = _worker(options, run_dir, bootstrap, receivers, stack, children)

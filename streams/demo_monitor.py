@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -51,9 +51,16 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+HISTORY_S = 90 * 60
+"""Traffic of the last 90 minutes, sent at start so the detectors have learned what
+normal looks like (they stay quiet on a series' first hour)."""
+
+
 def incident(warmup_s: float) -> Incident:
     """The injected incident: key-search-1 calls 30 times its usual rate after the warm-up."""
-    return Incident.runaway_loop(INCIDENT_KEY, start_s=warmup_s, duration_s=3600, factor=30.0)
+    return Incident.runaway_loop(
+        INCIDENT_KEY, start_s=HISTORY_S + warmup_s, duration_s=3600, factor=30.0
+    )
 
 
 async def send_traffic(
@@ -65,15 +72,22 @@ async def send_traffic(
     stop: asyncio.Event,
     idempotent: bool,
 ) -> None:
-    """Send synthetic traffic in real time until ``stop`` is set."""
+    """Send the last ``HISTORY_S`` of synthetic traffic at once, then traffic in real time
+    until ``stop`` is set."""
     profile = TrafficProfile(calls_per_second=rate)
-    generator = TrafficGenerator(profile, [incident(warmup_s)], start=datetime.now(UTC))
+    start = datetime.now(UTC) - timedelta(seconds=HISTORY_S)
+    generator = TrafficGenerator(profile, [incident(warmup_s)], start=start)
     async with UsageProducer(bootstrap, topic, idempotent=idempotent) as producer:
         origin = time.monotonic()
-        done = 0.0
+        for minute in range(HISTORY_S // 60):
+            if stop.is_set():
+                break
+            await producer.send_many(generator.events_between(minute * 60.0, minute * 60.0 + 60))
+            status.sent = producer.sent_events
+        done = float(HISTORY_S)
         while not stop.is_set():
             await sleep_or_stop(stop, 0.5)
-            upto = time.monotonic() - origin
+            upto = HISTORY_S + time.monotonic() - origin
             await producer.send_many(generator.events_between(done, upto))
             done = upto
             status.sent = producer.sent_events

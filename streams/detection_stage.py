@@ -2,7 +2,8 @@
 
 The series stage calls ``evaluate`` for every series it changed, when it flushes the
 series' partition. Buckets are handed to the detector suite in event-time order: every
-bucket the stage's watermark has passed (by ``close_grace_minutes``) exactly once as
+bucket the series' own data has passed by ``close_grace_minutes`` (or, once the series
+has gone quiet, the worker's watermark by ``idle_close_minutes``) exactly once as
 closed, then the newest bucket as open, with its sums so far, at most once per
 ``open_every_s``. Findings go to the findings topic and through the alert lifecycle;
 alert changes go to the alerts topic (the notifier's outbox).
@@ -87,6 +88,9 @@ class DetectionStage:
     alerts_topic: Any
     bucket_minutes: int = 1
     close_grace_minutes: int = 1
+    idle_close_minutes: int = 10
+    """A series that has gone quiet has its buckets closed once the worker's watermark is
+    this far past them (the allowed lateness)."""
     open_every_s: float = 2.0
     data_dir: Path = Path(".")
     """Where the table state lives: named when a write to it fails."""
@@ -150,7 +154,16 @@ class DetectionStage:
         changes: list[Alert],
     ) -> bool:
         width = self.bucket_minutes
-        limit = self.watermark - self.close_grace_minutes
+        # A bucket is closed by the series' own progress (its data arrives in order from
+        # each source partition, possibly over several messages per minute), or, once the
+        # series has gone quiet, by the worker's watermark. Closing by the worker's
+        # watermark alone would close a lagging partition's buckets on their first partial
+        # while another partition races ahead (a backfill), and teach the detectors
+        # partial sums.
+        limit = max(
+            series.newest_minute - self.close_grace_minutes,
+            self.watermark - self.idle_close_minutes,
+        )
         starts = sorted(b for b in series.minutes if b > watch.closed_through)
         changed = False
         newest_open: int | None = None

@@ -127,6 +127,7 @@ class NotifierService:
         group_id: str = "spendwatch-notifier",
         notifiers: Mapping[str, Notifier] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
+        idempotent: bool = True,
     ) -> None:
         self.bootstrap = bootstrap
         self.config = config
@@ -138,6 +139,8 @@ class NotifierService:
             else {r.name: build_notifier(r) for r in config.receivers}
         )
         self.backoff = backoff
+        self.idempotent = idempotent
+        """False for brokers without idempotent producers (the demo's Tansu)."""
         self.silences = SilenceBook(config.silences)
         self.offsets = OffsetTracker()
         self.assigned: set[TopicPartition] = set()
@@ -147,7 +150,7 @@ class NotifierService:
 
     async def run(self, stop: asyncio.Event) -> None:
         await ensure_alert_topics(self.bootstrap, self.topics)
-        producer = new_producer(self.bootstrap)
+        producer = new_producer(self.bootstrap, self.idempotent)
         await producer.start()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
