@@ -19,6 +19,7 @@ from detectors.suite import DetectorSuite
 from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.config_reload import LiveConfig, live_config
+from streams.config_sections import detectors_config as detectors_from
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.finops_views import register_finops_views
@@ -113,8 +114,11 @@ def create_app(
     )
     detection = None
     if settings.detect:
+        file_config = live.current.config
         detection = DetectionStage(
-            suite=DetectorSuite(detectors_config or DetectorsConfig()),
+            suite=DetectorSuite(
+                detectors_config or detectors_from(file_config.detectors, file_config.budgets)
+            ),
             lifecycle=AlertLifecycle(),
             table=_raw_table(app, "detection", settings.series_partitions),
             findings_topic=_raw_topic(app, settings.findings_topic, settings.series_partitions),
@@ -148,6 +152,13 @@ def create_app(
         ingest.owners = KeyOwnerMap(config.key_owners)
 
     live.on_change(use_key_owners)
+
+    def use_detectors(config: Any) -> None:
+        if detection is not None and detectors_config is None:
+            # Thresholds and budgets change live; what each series learned stays.
+            detection.suite = DetectorSuite(detectors_from(config.detectors, config.budgets))
+
+    live.on_change(use_detectors)
     if live.path is not None:
 
         async def watch_config() -> None:

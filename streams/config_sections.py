@@ -1,22 +1,20 @@
-"""The seam to the config sections other packages own.
+"""The config sections other packages own, validated by their models.
 
-``detectors`` and ``budgets`` belong to ``detectors.config``; ``routes``, ``receivers``,
-``inhibit_rules`` and ``silences`` to ``alerting.config``. Until those models are part of
-this build, the sections are accepted as plain mappings and lists (their shape only).
-Wiring a model in is one line in each function below, for example::
-
-    return _validated(AlertingConfig, asdict(sections), "")
-
-and its errors come out with their paths (``receivers[2].slack.token: ...``).
+``detectors`` and ``budgets`` belong to ``detectors.config`` (a budget entry is
+``{series: team=search, monthly_usd: 5000}``, merged into the detectors' ``budgets``);
+``routes``, ``receivers``, ``inhibit_rules`` and ``silences`` to ``alerting.config``.
+Their errors come out with their paths (``receivers[2].slack.token: ...``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
+from alerting.config import AlertingConfig
+from detectors.config import DetectorsConfig
 from streams.config_errors import ConfigProblem, problems_from
 
 DetectorsSection: TypeAlias = dict[str, Any]
@@ -36,14 +34,34 @@ class AlertingSections:
     silences: list[dict[str, Any]]
 
 
+def merged_detectors(detectors: DetectorsSection, budgets: BudgetsSection) -> dict[str, Any]:
+    """The detectors section with the top-level budgets merged into its ``budgets``."""
+    merged = dict(detectors.get("budgets") or {})
+    for entry in budgets:
+        merged[str(entry["series"])] = entry["monthly_usd"]
+    return {**detectors, "budgets": merged}
+
+
+def detectors_config(detectors: DetectorsSection, budgets: BudgetsSection) -> DetectorsConfig:
+    """The ``DetectorsConfig`` a worker runs with (call ``check_detectors`` first)."""
+    return DetectorsConfig.model_validate(merged_detectors(detectors, budgets))
+
+
 def check_detectors(detectors: DetectorsSection, budgets: BudgetsSection) -> list[ConfigProblem]:
-    """Problems of the detectors and budgets sections (today: their shape only)."""
-    return []
+    """Problems of the detectors and budgets sections."""
+    problems = [
+        ConfigProblem(f"budgets[{i}]", "a budget is {series: DIMENSION=VALUE, monthly_usd: N}")
+        for i, entry in enumerate(budgets)
+        if not isinstance(entry, dict) or set(entry) != {"series", "monthly_usd"}
+    ]
+    if problems:
+        return problems
+    return _validated(DetectorsConfig, merged_detectors(detectors, budgets), "detectors")
 
 
 def check_alerting(sections: AlertingSections) -> list[ConfigProblem]:
-    """Problems of routes, receivers, inhibit rules and silences (today: their shape only)."""
-    return []
+    """Problems of routes, receivers, inhibit rules and silences."""
+    return _validated(AlertingConfig, asdict(sections), "")
 
 
 def _validated(model: type[BaseModel], raw: Any, prefix: str) -> list[ConfigProblem]:

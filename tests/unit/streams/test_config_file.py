@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from streams.cli import app
 from streams.config_errors import ConfigError
 from streams.config_file import SpendwatchConfig
-from streams.config_load import MASK, load_config, parse_config
+from streams.config_load import load_config, parse_config
+from streams.config_sections import detectors_config
 from streams.config_settings import restart_changes, worker_settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -93,18 +94,22 @@ def test_inline_secrets_are_refused_without_repeating_them(value: str, kind: str
     assert value not in message
 
 
-def test_references_are_not_secrets_and_dumps_mask_secret_keys() -> None:
+def test_references_are_not_secrets_and_an_inline_one_is_refused_by_path() -> None:
     text = (
         "receivers:\n"
         "  - {name: a, slack: {token: '${SLACK_BOT_TOKEN}', channel: '#c'}}\n"
         "  - {name: b, webhook: {url: 'http://h/x', secret: 'file:/run/secrets/hook'}}\n"
-        "  - {name: c, pagerduty: {routing_key: plain-but-secret}}\n"
     )
     masked = parse_config(text.encode()).masked()
     receivers = masked["receivers"]
     assert receivers[0]["slack"]["token"] == "${SLACK_BOT_TOKEN}"
     assert receivers[1]["webhook"]["secret"] == "file:/run/secrets/hook"
-    assert receivers[2]["pagerduty"]["routing_key"] == MASK
+    inline = text + "  - {name: c, pagerduty: {routing_key: plain-but-secret}}\n"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(inline.encode())
+    (problem,) = raised.value.problems
+    assert str(problem).startswith("receivers[2].pagerduty.routing_key: inline secrets")
+    assert "plain-but-secret" not in str(raised.value)
 
 
 def test_file_then_environment_then_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,3 +190,21 @@ def test_config_show_masks_and_fills_defaults() -> None:
     shown = CliRunner().invoke(app, ["config", "show", str(EXAMPLE)])
     assert shown.exit_code == 0
     assert '"max_cached_series": 50000' in shown.output
+
+
+def test_detectors_and_budgets_are_checked_by_the_detectors_model_and_merged() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(b"detectors: {spike: {ratio: 0.5}}\nbudgets: [{series: team=a}]\n")
+    assert [str(p).split(":")[0] for p in raised.value.problems] == ["budgets[0]"]
+    with pytest.raises(ConfigError) as raised:
+        parse_config(b"detectors: {spike: {ratio: 0.5}}\n")
+    assert str(raised.value.problems[0]).startswith("detectors.spike.ratio:")
+    config = parse_config(
+        b"detectors: {budgets: {team=a: 10}}\n"
+        b"budgets: [{series: team=search, monthly_usd: '5000.50'}]\n"
+    ).config
+    merged = detectors_config(config.detectors, config.budgets)
+    assert {k: str(v) for k, v in merged.budgets.items()} == {
+        "team=a": "10",
+        "team=search": "5000.50",
+    }
