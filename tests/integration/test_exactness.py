@@ -70,6 +70,7 @@ async def start_stream(bootstrap: str, prefix: str, events: int) -> Truth:
     return stream.truth
 
 
+@pytest.mark.slow  # opt-in: see the README on the rebalance stall
 async def test_a_million_events_through_sigkill_restart_and_a_rebalance(
     kafka_bootstrap: str, names: Callable[[str], str], spawn_worker: Callable[..., WorkerProcess]
 ) -> None:
