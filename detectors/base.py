@@ -101,6 +101,31 @@ def summary_line(headline: str, contributors: tuple[Contributor, ...]) -> str:
     return headline[:1024]
 
 
+OWNER_LABELS = ("team", "app")
+
+
+def owner_labels(bucket: SeriesBucket) -> dict[str, str]:
+    """The team and app a series belongs to, for routing and inhibition: a series of one
+    of those dimensions names itself; any other takes the largest contributor of the
+    dimension in the bucket (a key's team, a team's biggest app).
+
+    >>> b = SeriesBucket(Scope.parse("api_key_id=k"), 0, 1, cost_nanos=9, calls=1,
+    ...                  contributors={"team=a": 5, "team=b": 4, "app=x": 9})
+    >>> owner_labels(b)
+    {'team': 'a', 'app': 'x'}
+    """
+    labels: dict[str, str] = {}
+    for dimension in OWNER_LABELS:
+        if bucket.scope.dimension == dimension:
+            labels[dimension] = bucket.scope.value
+            continue
+        prefix = dimension + "="
+        shares = [(c, n) for n, c in bucket.contributors.items() if n.startswith(prefix)]
+        if shares:
+            labels[dimension] = max(shares)[1][len(prefix) :]
+    return labels
+
+
 def finding(
     detector: str,
     bucket: SeriesBucket,
@@ -130,7 +155,7 @@ def finding(
         impact_nanos=max(0, impact_nanos),
         summary=summary_line(f"{bucket.scope.name}: {headline}", contributors[:TOP_CONTRIBUTORS]),
         contributors=contributors,
-        labels=labels or {},
+        labels={**owner_labels(bucket), **(labels or {})},
         spend_nanos=bucket.cost_nanos,
     )
 

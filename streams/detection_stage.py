@@ -42,31 +42,6 @@ RECENT_ALERTS = 500
 FORMAT = 1
 
 
-OWNER_LABELS = ("team", "app")
-
-
-def with_owner_labels(findings: list[Finding], bucket: SeriesBucket) -> list[Finding]:
-    """Label findings with the team and app they belong to, for routing and inhibition.
-
-    A series of one of those dimensions names itself; any other takes the largest
-    contributor of the dimension in the bucket (a key's team, a team's biggest app).
-    """
-    if not findings:
-        return findings
-    labels: dict[str, str] = {}
-    for dimension in OWNER_LABELS:
-        if bucket.scope.dimension == dimension:
-            labels[dimension] = bucket.scope.value
-            continue
-        prefix = dimension + "="
-        shares = [(c, n) for n, c in bucket.contributors.items() if n.startswith(prefix)]
-        if shares:
-            labels[dimension] = max(shares)[1][len(prefix) :]
-    if not labels:
-        return findings
-    return [f.model_copy(update={"labels": {**labels, **f.labels}}) for f in findings]
-
-
 @dataclass(slots=True)
 class SeriesWatch:
     """What detection keeps per series (stored as one table value)."""
@@ -172,7 +147,7 @@ class DetectionStage:
                 newest_open = start
                 continue
             bucket = self._bucket(name, series, start, True)
-            found = with_owner_labels(self.suite.observe(watch.detectors, bucket), bucket)
+            found = self.suite.observe(watch.detectors, bucket)
             findings.extend(found)
             changes.extend(self.lifecycle.observe(watch.lifecycle, found))
             watch.closed_through = start
@@ -182,7 +157,7 @@ class DetectionStage:
         if newest_open is not None and now - watch.open_at >= self.open_every_s:
             watch.open_at = now
             bucket = self._bucket(name, series, newest_open, False)
-            found = with_owner_labels(self.suite.observe(watch.detectors, bucket), bucket)
+            found = self.suite.observe(watch.detectors, bucket)
             findings.extend(found)
             resolved_or_fired = self.lifecycle.observe(watch.lifecycle, found)
             changes.extend(resolved_or_fired)
