@@ -22,6 +22,7 @@ from streams.config_reload import LiveConfig, live_config
 from streams.config_sections import detectors_config as detectors_from
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
+from streams.fetch_watchdog import FetchWatchdog
 from streams.finops_views import register_finops_views
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
@@ -67,6 +68,10 @@ def _raw_table(app: faust.App, name: str, partitions: int) -> Any:
         key_type=bytes,
         value_type=bytes,
     )
+
+
+WATCHDOG_INTERVAL_S = 15.0
+"""How often the fetch watchdog compares positions with end offsets."""
 
 
 def create_app(
@@ -142,6 +147,8 @@ def create_app(
     app.agent(usage, name="ingest")(ingest.run)
     app.agent(buckets, name="series")(series.run)
     app.timer(settings.flush_interval_s)(series.tick)
+    watchdog = FetchWatchdog(app, frozenset({settings.usage_topic, settings.buckets_topic}))
+    app.timer(WATCHDOG_INTERVAL_S)(watchdog.check)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
