@@ -51,15 +51,17 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
+INCIDENT_FACTOR = 150.0
 HISTORY_S = 90 * 60
 """Traffic of the last 90 minutes, sent at start so the detectors have learned what
 normal looks like (they stay quiet on a series' first hour)."""
 
 
 def incident(warmup_s: float) -> Incident:
-    """The injected incident: key-search-1 calls 30 times its usual rate after the warm-up."""
+    """The injected incident: key-search-1 calls 150 times its usual rate after the warm-up
+    (a few dollars a minute, so a short demo crosses the detectors' minimum impact)."""
     return Incident.runaway_loop(
-        INCIDENT_KEY, start_s=HISTORY_S + warmup_s, duration_s=3600, factor=30.0
+        INCIDENT_KEY, start_s=HISTORY_S + warmup_s, duration_s=3600, factor=INCIDENT_FACTOR
     )
 
 

@@ -3,7 +3,8 @@
 Events are validated before they leave the process (a bad event raises at ``send``),
 grouped per target partition (murmur2 of ``api_key_id``, as Kafka's own partitioner),
 and sent as one batch message per partition when a batch is full or its linger has
-passed: a columnar batch by default (``columnar=False`` sends ``{"events": [...]}``).
+passed, one at a time per partition so they land in the order sent: a columnar batch by
+default (``columnar=False`` sends ``{"events": [...]}``).
 The Kafka producer is idempotent with ``acks=all`` (``idempotent=False`` for brokers
 without idempotent producers, such as the demo's Tansu); ``close`` flushes.
 
@@ -84,6 +85,8 @@ class UsageProducer:
         self._sizes: dict[int, int] = {}
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._order: dict[int, asyncio.Lock] = {}
+        """Per partition: held while a batch is sent, so batches land in launch order."""
         self._errors: list[BaseException] = []
         self.sent_events = 0
         self.sent_messages = 0
@@ -160,16 +163,20 @@ class UsageProducer:
         assert self._producer is not None
         value = encode_batch(events, columnar=self.columnar)
         key = str(events[0]["api_key_id"]).encode()
-        for attempt in range(self.retries + 1):
-            try:
-                await self._producer.send_and_wait(
-                    self.topic, value=value, key=key, partition=partition
-                )
-                break
-            except KafkaError:
-                if attempt == self.retries:
-                    raise
-                await asyncio.sleep(self.retry_backoff_s * 2**attempt)
+        # One batch at a time per partition (asyncio locks are fair): Kafka's accumulator
+        # would let a short batch overtake a full one waiting for room, and a retried batch
+        # would land after its successors; either makes the older events late.
+        async with self._order.setdefault(partition, asyncio.Lock()):
+            for attempt in range(self.retries + 1):
+                try:
+                    await self._producer.send_and_wait(
+                        self.topic, value=value, key=key, partition=partition
+                    )
+                    break
+                except KafkaError:
+                    if attempt == self.retries:
+                        raise
+                    await asyncio.sleep(self.retry_backoff_s * 2**attempt)
         self.sent_events += len(events)
         self.sent_messages += 1
 

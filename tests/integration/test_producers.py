@@ -20,6 +20,7 @@ from schemas.decode import EventDecoder
 from streams.ingest_http import create_ingest_app
 from streams.producer import SyncUsageProducer, UsageProducer
 from streams.settings import WorkerSettings
+from streams.synthetic import TrafficGenerator, TrafficProfile
 from streams.tokens import ProducerTokens
 from streams.topics import ensure_topics
 from tests.support.worker_process import WorkerProcess
@@ -202,3 +203,28 @@ def test_produce_command_replays_a_file(
     assert "line 31" in result.stderr
     messages = asyncio.run(read_topic(settings.bootstrap, settings.usage_topic, 1))
     assert sum(len(batch_events(m.value)) for m in messages) == 30
+
+
+async def test_sdk_keeps_each_partitions_batches_in_send_order(
+    settings: WorkerSettings, names: Callable[[str], str]
+) -> None:
+    """A backfill sent at once arrives in send order per partition, a short batch flushed by
+    its linger not overtaking full ones still waiting for room: an overtaken batch's events
+    would be late, booked in the wrong minute."""
+    await ensure_topics(settings)
+    generator = TrafficGenerator(TrafficProfile(calls_per_second=50))
+    async with UsageProducer(settings.bootstrap, settings.usage_topic, idempotent=False) as p:
+        for minute in range(90):
+            await p.send_many(generator.events_between(minute * 60.0, minute * 60.0 + 60))
+        for second in range(5):
+            await asyncio.sleep(0.1)
+            await p.send_many(generator.events_between(5400.0 + second, 5401.0 + second))
+    messages = await read_topic(settings.bootstrap, settings.usage_topic, p.sent_messages)
+    assert len(messages) == p.sent_messages
+    firsts: dict[int, list[int]] = {}
+    for m in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        stamps = [int(e["timestamp"]) for e in batch_events(m.value)]
+        firsts.setdefault(m.partition, []).append(stamps[0])
+    assert len(firsts) > 1
+    for partition, order in firsts.items():
+        assert order == sorted(order), f"partition {partition} out of send order"
