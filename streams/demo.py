@@ -83,6 +83,7 @@ def run_demo(options: DemoOptions) -> int:
     """Run the demo; returns the exit status. Every child is stopped before returning."""
     from streams.demo_broker import BrokerError
     from streams.demo_loop import WorkerFailed
+    from streams.demo_monitor import INCIDENT_KEY
     from streams.demo_receivers import alert_arrived, start_receivers
 
     started = time.monotonic()
@@ -99,7 +100,7 @@ def run_demo(options: DemoOptions) -> int:
             _say(f"alerts   local receivers: {receivers.describe()}")
             base_url = _worker(options, run_dir, bootstrap, receivers, stack, children)
             status = _run_traffic(options, bootstrap, base_url, receivers, started)
-            verdict = alert_arrived(receivers)
+            verdict = alert_arrived(receivers, INCIDENT_KEY)
     except KeyboardInterrupt:
         _say("stopped before the traffic started; every child process has been stopped")
         print(json.dumps({"interrupted": True, "pids": children, "run_dir": str(run_dir)}))

@@ -146,7 +146,8 @@ async def _plain(
     last_line = 0.0
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         for alert in await watch.refresh(http):
-            print(f"ALERT {alert.get('channel', '')} {alert_text(alert)}", file=sys.stderr)
+            text = alert_text(alert, width=None)
+            print(f"ALERT {alert.get('channel', '')} {text}", file=sys.stderr)
         if time.monotonic() - last_line >= PLAIN_EVERY_S:
             last_line = time.monotonic()
             for line in summary_lines(status):

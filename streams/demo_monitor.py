@@ -20,7 +20,8 @@ from streams.demo_receivers import DemoReceivers, slack_messages
 from streams.producer import UsageProducer
 from streams.synthetic import Incident, TrafficGenerator, TrafficProfile
 
-INCIDENT_KEY = "key-search-1"
+INCIDENT_KEY = "key-research-5"
+"""The research team's agent on Gemini 2.5 Pro, some $0.60 a minute at this rate."""
 
 
 @dataclass
@@ -51,15 +52,15 @@ async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-INCIDENT_FACTOR = 150.0
+INCIDENT_FACTOR = 30.0
 HISTORY_S = 90 * 60
 """Traffic of the last 90 minutes, sent at start so the detectors have learned what
 normal looks like (they stay quiet on a series' first hour)."""
 
 
 def incident(warmup_s: float) -> Incident:
-    """The injected incident: key-search-1 calls 150 times its usual rate after the warm-up
-    (a few dollars a minute, so a short demo crosses the detectors' minimum impact)."""
+    """The injected incident: an agent loop; the key calls 30 times its usual rate after
+    the warm-up (some $18 a minute instead of $0.60)."""
     return Incident.runaway_loop(
         INCIDENT_KEY, start_s=HISTORY_S + warmup_s, duration_s=3600, factor=INCIDENT_FACTOR
     )

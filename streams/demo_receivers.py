@@ -131,7 +131,7 @@ def slack_messages(receivers: DemoReceivers) -> list[dict[str, Any]]:
     ]
 
 
-def alert_arrived(receivers: DemoReceivers, incident_key: str = "key-search-1") -> bool:
+def alert_arrived(receivers: DemoReceivers, incident_key: str) -> bool:
     """The demo's verdict: did an alert naming the injected incident's key (as its series
     or among its top contributors) reach the local Slack receiver?"""
     return any(

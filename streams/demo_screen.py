@@ -53,9 +53,10 @@ def worker_state(status: DemoStatus) -> str:
     return "starting ..."
 
 
-def alert_text(message: dict[str, Any]) -> str:
-    """The first line of a Slack message's text."""
-    return str(message.get("text", "")).splitlines()[0][:160] if message.get("text") else "-"
+def alert_text(message: dict[str, Any], width: int | None = 160) -> str:
+    """The first line of a Slack message's text (cut at ``width`` characters, if given)."""
+    text = str(message.get("text") or "-").splitlines()[0]
+    return text if width is None else text[:width]
 
 
 def summary_lines(status: DemoStatus) -> list[str]:

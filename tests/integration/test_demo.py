@@ -1,8 +1,5 @@
-"""``spendwatch demo``: the embedded broker, traffic, spend per team, exit codes, shutdown.
-
-The detectors and alerting are not part of this build, so no alert can reach the local
-Slack receiver: a bounded run must exit 1. Everything else the demo does is checked here.
-"""
+"""``spendwatch demo``: the embedded broker, traffic, spend per team, the injected incident's
+alert at the local Slack receiver, exit codes, shutdown."""
 
 from __future__ import annotations
 
@@ -42,6 +39,22 @@ def gone(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] == "Z"
 
 
+INCIDENT_SCOPES = {"api_key_id=key-research-5", "team=research", "app=research-agent"}
+"""Series the runaway key is part of (besides org, model, provider, environment, feature and
+attribution series, which hold it too)."""
+
+
+def unrelated_alerts(err: str) -> list[str]:
+    """Alerts printed by the demo on a key, team or app the incident does not touch: false
+    alerts (the 90-minute backfill once raised some, its batches landing out of order)."""
+    scopes = re.findall(r"^ALERT \S+ \[\w+\] \w+ on (\w+=\S+?):", err, re.MULTILINE)
+    return [
+        s
+        for s in scopes
+        if s.partition("=")[0] in ("api_key_id", "team", "app") and s not in INCIDENT_SCOPES
+    ]
+
+
 def test_bounded_run_on_the_embedded_broker_counts_spend_and_alerts_on_the_incident(
     tmp_path: Path,
 ) -> None:
@@ -52,7 +65,8 @@ def test_bounded_run_on_the_embedded_broker_counts_spend_and_alerts_on_the_incid
     assert "Tansu (embedded, memory-only)" in err
     assert "the injected incident produced an alert at the local Slack receiver" in err
     assert summary["alert_arrived"] is True and summary["alerts"] >= 1
-    assert "key-search-1" in err  # the alert printed as it arrived names the runaway key
+    assert "key-research-5" in err  # the alert printed as it arrived names the runaway key
+    assert unrelated_alerts(err) == [], err
     assert 0 < summary["events_counted"] <= summary["events_sent"], err
     assert set(summary["teams"]) >= {"search", "support", "research"}
     assert all(Decimal(usd) > 0 for usd in summary["teams"].values())
@@ -103,6 +117,7 @@ def test_bounded_run_against_apache_kafka(kafka_bootstrap: str, tmp_path: Path, 
     )  # fmt: skip
     assert code == 0, err
     assert summary["alert_arrived"] is True
+    assert unrelated_alerts(err) == [], err
     assert f"Kafka at {kafka_bootstrap}" in err
     assert summary["events_counted"] > 0, err
     assert set(summary["pids"]) == {"worker"} and gone(summary["pids"]["worker"])

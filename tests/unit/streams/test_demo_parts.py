@@ -34,7 +34,7 @@ def test_demo_config_is_the_example_pointed_at_the_demo(tmp_path: Path) -> None:
 def test_without_local_receivers_no_alert_can_arrive() -> None:
     receivers = DemoReceivers()
     assert not receivers.running
-    assert alert_arrived(receivers) is False
+    assert alert_arrived(receivers, "key-research-5") is False
     assert "no alert can arrive" in receivers.describe() or receivers_available()
 
 
