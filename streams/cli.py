@@ -354,6 +354,9 @@ def bench_throughput(
         typer.Option(help="Batched messages as columnar batches (else {'events': [...]})."),
     ] = True,
     keep_dir: Annotated[bool, typer.Option(help="Keep the run's logs and state.")] = False,
+    scale_out: Annotated[
+        int, typer.Option(min=0, help="Workers in one group for the scale-out run (0: none).")
+    ] = 2,
 ) -> None:
     """Consumption throughput per worker process: spendwatch on batched and on single-event
     messages, a naive Faust app and a raw aiokafka+orjson ceiling, on one broker. The last
@@ -370,6 +373,7 @@ def bench_throughput(
         naive_store=naive_store,
         columnar=columnar,
         keep_dir=keep_dir,
+        scale_out_workers=scale_out,
     )
     _run_bench(lambda: summary_line(run_benchmark(config)))
 

@@ -27,6 +27,8 @@ class BenchConfig:
     """Batched messages as columnar batches; False sends ``{"events": [...]}`` envelopes."""
     seed: int = 0
     keep_dir: bool = False
+    scale_out_workers: int = 2
+    """Workers in one consumer group for the scale-out measurement (below 2: none)."""
 
     @property
     def n_single(self) -> int:

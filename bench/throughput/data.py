@@ -7,10 +7,14 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.throughput.config import BenchError
-from bench.throughput.messages import Produced, input_messages
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+from bench.throughput.messages import Message, Produced, input_messages
 
 WINDOW_S = 1800.0
 """Simulated time the events span; it ends ``END_MARGIN_S`` before now."""
@@ -71,6 +75,20 @@ async def ensure_topics(bootstrap: str, prefixes: Sequence[str], partitions: int
             await asyncio.sleep(0.2)
 
 
+def bench_producer(bootstrap: str) -> AIOKafkaProducer:
+    """The producer of the bench's inputs: big batches, leader acknowledgement only."""
+    from aiokafka import AIOKafkaProducer
+
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks=1,
+        linger_ms=20,
+        max_batch_size=1_048_576,
+        max_request_size=4 * 1_048_576,
+        compression_type=None,
+    )
+
+
 async def produce_inputs(
     bootstrap: str,
     *,
@@ -81,22 +99,14 @@ async def produce_inputs(
     partitions: int,
     batch_size: int,
     columnar: bool = True,
+    keep: list[Message] | None = None,
 ) -> Produced:
     """Produce every event to ``batched_topic`` in batches (columnar unless ``columnar`` is
     False), the first ``single_events`` also one per message to ``single_topic``; return
-    once Kafka acknowledged all."""
-    from aiokafka import AIOKafkaProducer
-
+    once Kafka acknowledged all. The batch messages are also appended to ``keep``."""
     stats = Produced()
     started = time.perf_counter()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks=1,
-        linger_ms=20,
-        max_batch_size=1_048_576,
-        max_request_size=4 * 1_048_576,
-        compression_type=None,
-    )
+    producer = bench_producer(bootstrap)
     await producer.start()
     try:
         pending: list[asyncio.Future[Any]] = []
@@ -109,6 +119,8 @@ async def produce_inputs(
             columnar=columnar,
         ):
             topic = single_topic if single else batched_topic
+            if keep is not None and not single:
+                keep.append(message)
             pending.append(
                 await producer.send(
                     topic, message.value, key=message.key, partition=message.partition

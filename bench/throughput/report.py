@@ -65,6 +65,22 @@ def build_summary(
     return summary
 
 
+def scale_out_summary(scale: Rate | None, single: Rate, workers: int) -> dict[str, Any]:
+    """``scale_out``: the group's rate, its factor over one worker, CPU per event."""
+    if scale is None:
+        return {}
+    cpu = scale.cpu_us_per_event
+    return {
+        "scale_out": {
+            "workers": workers,
+            "eps": round(scale.eps, 1),
+            "seconds": round(scale.seconds, 3),
+            "factor": round(scale.eps / single.eps, 2) if single.eps > 0 else None,
+            "cpu_us_per_event": round(cpu, 2) if cpu is not None else None,
+        }
+    }
+
+
 def summary_line(summary: Mapping[str, Any]) -> str:
     return json.dumps(summary, separators=(", ", ": "))
 
@@ -91,5 +107,14 @@ def print_table(console: Console, summary: Mapping[str, Any]) -> None:
             f"{summary['seconds'][key]:.2f}",
             f"{eps:,.0f}",
             f"{eps / naive:,.1f}x" if not math.isnan(naive) else "-",
+        )
+    scale = summary.get("scale_out")
+    if scale:
+        table.add_row(
+            f"spendwatch, {scale['workers']} workers in one group (x{scale['factor']} one)",
+            f"{summary['events']:,}",
+            f"{scale['seconds']:.2f}",
+            f"{scale['eps']:,.0f}",
+            f"{scale['eps'] / naive:,.1f}x" if not math.isnan(naive) else "-",
         )
     console.print(table)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from rich.console import Console
 from bench.throughput.ceiling import raw_ceiling
 from bench.throughput.config import BenchConfig, BenchError
 from bench.throughput.data import delete_run_topics, ensure_topics, produce_inputs, synthetic_events
+from bench.throughput.messages import Message
 from bench.throughput.processes import (
     NAIVE_FAUST,
     SPENDWATCH_WORKER,
@@ -32,7 +34,13 @@ from bench.throughput.processes import (
     worker_process,
 )
 from bench.throughput.progress import Rate, measure_worker, worker_timeout_s
-from bench.throughput.report import bench_console, build_summary, print_table
+from bench.throughput.report import (
+    bench_console,
+    build_summary,
+    print_table,
+    scale_out_summary,
+)
+from bench.throughput.scale_out import measure_group, send_messages, wait_group_settled
 
 
 @dataclass
@@ -68,6 +76,42 @@ class _Run:
             partitions=self.cfg.partitions,
             **options,
         )
+
+    def scale_out(self, stack: contextlib.ExitStack, messages: list[Message], n: int) -> Rate:
+        """The batched input again, counted by ``scale_out_workers`` workers in one group."""
+        workers_n = self.cfg.scale_out_workers
+        prefix = f"{self.token}.scale."
+        asyncio.run(ensure_topics(self.bootstrap, [prefix], self.cfg.partitions))
+        workers = [
+            worker_process(
+                f"scale-{i + 1}",
+                SPENDWATCH_WORKER,
+                self.workdir,
+                bootstrap=self.bootstrap,
+                app_id=f"{self.token}-scale",
+                partitions=self.cfg.partitions,
+                topic_prefix=prefix,
+            )
+            for i in range(workers_n)
+        ]
+        for worker in workers:
+            stack.callback(worker.stop)
+            worker.start()
+        self.say(f"scale-out: {workers_n} workers joining one consumer group ...")
+        wait_group_settled(workers, self.say)
+        sender = threading.Thread(
+            target=lambda: asyncio.run(send_messages(self.bootstrap, f"{prefix}usage", messages)),
+            daemon=True,
+        )
+        rate = measure_group(workers, n, worker_timeout_s(n, 2000), sender.start, self.say)
+        sender.join()
+        for worker in workers:
+            worker.stop()
+        self.say(
+            f"scale-out: {workers_n} workers, {rate.events:,} events in {rate.seconds:.2f}s = "
+            f"[bold]{rate.eps:,.0f}[/] events/s"
+        )
+        return rate
 
     def measure(
         self, stack: contextlib.ExitStack, worker: WorkerProcess, target: int, per_s: float
@@ -140,6 +184,7 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
     batched_topic = f"{run.batched_prefix}usage"
     single_topic = f"{run.single_prefix}usage"
 
+    kept: list[Message] = []
     form = "columnar batches" if cfg.columnar else '{"events": [...]} batches'
     say(f"producing {n:,} events in {form} of {cfg.batch_size} and {n_single:,} single ...")
     produced = asyncio.run(
@@ -152,6 +197,7 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
             partitions=cfg.partitions,
             batch_size=cfg.batch_size,
             columnar=cfg.columnar,
+            keep=kept,
         )
     )
     say(
@@ -168,6 +214,8 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
     batched = run.measure(stack, run.spendwatch("batched", run.batched_prefix), n, 2000)
     single = run.measure(stack, run.spendwatch("single", run.single_prefix), n_single, 200)
     naive = run.measure(stack, run.naive("naive-faust", single_topic), n_single, 200)
+    scale = run.scale_out(stack, kept, n) if cfg.scale_out_workers > 1 else None
+    kept.clear()
 
     return build_summary(
         events=n,
@@ -184,5 +232,6 @@ def _measure_all(run: _Run, stack: contextlib.ExitStack) -> dict[str, Any]:
             "batch_format": "columns" if cfg.columnar else "events",
             "progress_source": run.sources,
             "produce_seconds": round(produced.seconds, 2),
+            **scale_out_summary(scale, batched, cfg.scale_out_workers),
         },
     )

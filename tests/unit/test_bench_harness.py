@@ -26,7 +26,7 @@ from bench.throughput.progress import (
     rate_from_samples,
     worker_timeout_s,
 )
-from bench.throughput.report import build_summary
+from bench.throughput.report import build_summary, scale_out_summary
 from schemas.decode import EventDecoder
 from schemas.event import UsageBatch, UsageEvent
 from streams.producer import partition_for
@@ -255,3 +255,17 @@ def test_probe_prefers_the_progress_endpoint(with_progress: str) -> None:
 
 def test_probe_reads_none_while_nothing_listens() -> None:
     assert ProgressProbe(f"http://127.0.0.1:{free_port()}").read() is None
+
+
+def test_scale_out_summary_reports_the_factor_over_one_worker() -> None:
+    one = Rate(300_000, 2.0, cpu_seconds=1.2)
+    two = Rate(300_000, 1.25, cpu_seconds=1.5)
+    scale = scale_out_summary(two, one, 2)["scale_out"]
+    assert scale == {
+        "workers": 2,
+        "eps": 240_000.0,
+        "seconds": 1.25,
+        "factor": 1.6,
+        "cpu_us_per_event": 5.0,
+    }
+    assert scale_out_summary(None, one, 2) == {}
