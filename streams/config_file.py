@@ -53,6 +53,8 @@ class StorageConfig(_Section):
 
     data_dir: Path = Path("./.spendwatch-data")
     store: Literal["rocksdb://", "memory://"] = "rocksdb://"
+    rocksdb_write_buffer_mib: int = Field(4, ge=1, le=1024)
+    rocksdb_block_cache_mib: int = Field(8, ge=1, le=8192)
 
 
 class AggregationConfig(_Section):

@@ -26,6 +26,8 @@ FILE_KEYS: dict[str, tuple[str, str]] = {
     "session_timeout_s": ("kafka", "session_timeout_s"),
     "data_dir": ("storage", "data_dir"),
     "store": ("storage", "store"),
+    "rocksdb_write_buffer_mib": ("storage", "rocksdb_write_buffer_mib"),
+    "rocksdb_block_cache_mib": ("storage", "rocksdb_block_cache_mib"),
     "web_host": ("web", "host"),
     "web_port": ("web", "port"),
     "dimensions": ("aggregation", "dimensions"),

@@ -15,7 +15,8 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
     """Create spendwatch's topics if missing; return their partitions.
 
     The alerts topic (the notifier's outbox, keyed by alert id) is compacted: it keeps
-    every alert's latest version.
+    every alert's latest version. Waits (up to ``timeout_s``) until the broker describes
+    every topic with its partitions.
     """
     wanted = {
         settings.usage_topic: settings.partitions,
@@ -44,8 +45,16 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-        described = await admin.describe_topics(list(wanted))
-        return {d["topic"]: len(d["partitions"]) for d in described}
+        # Right after creation the broker may describe a new topic with no partitions yet.
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            described = await admin.describe_topics(list(wanted))
+            found = {d["topic"]: len(d["partitions"]) for d in described}
+            if all(found.get(name) for name in wanted):
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
 
