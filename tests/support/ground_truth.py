@@ -52,6 +52,23 @@ class UsageStream:
     truth: Truth
 
 
+def _unique_events(events: int, seed: int) -> list[dict[str, Any]]:
+    """The first ``events`` events of synthetic traffic ending a minute ago; the rate is
+    doubled until the span holds enough (a weekend night's trough holds far fewer)."""
+    rate = 2000.0
+    for _ in range(6):
+        span = events / rate * 6 + 600  # room for the night and weekend troughs
+        start = datetime.now(UTC) - timedelta(seconds=span + 60)
+        profile = TrafficProfile(seed=seed, calls_per_second=rate)
+        unique: list[dict[str, Any]] = []
+        for chunk in TrafficGenerator(profile, start=start).iter_batches(span, step_s=300.0):
+            unique.extend(chunk.events)
+            if len(unique) >= events:
+                return unique[:events]
+        rate *= 2
+    raise RuntimeError(f"generated only {len(unique)} of {events} events")
+
+
 def build_stream(
     events: int,
     partitions: int,
@@ -68,18 +85,7 @@ def build_stream(
     ``disorder_window`` events (a few minutes of event time, inside the lateness).
     """
     rng = random.Random(seed)
-    rate = 2000.0
-    span = events / rate * 6 + 600  # room for the night and weekend troughs
-    start = datetime.now(UTC) - timedelta(seconds=span + 60)
-    generator = TrafficGenerator(TrafficProfile(seed=seed, calls_per_second=rate), start=start)
-    unique: list[dict[str, Any]] = []
-    for chunk in generator.iter_batches(span, step_s=300.0):
-        unique.extend(chunk.events)
-        if len(unique) >= events:
-            break
-    if len(unique) < events:
-        raise RuntimeError(f"generated only {len(unique)} events")
-    unique = unique[:events]
+    unique = _unique_events(events, seed)
     truth = Truth()
     prices = PriceBook()
     per_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
