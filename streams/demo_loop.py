@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from rich.console import Console
@@ -111,10 +111,16 @@ async def run_loop(
 async def _settle(watch: WorkerWatch, http: aiohttp.ClientSession) -> None:
     """After the traffic stops: let the worker count what was sent (at most a few seconds)."""
     deadline = time.monotonic() + SETTLE_S
-    await watch.refresh(http)
+    _print_alerts(await watch.refresh(http))
     while watch.status.counted < watch.status.sent and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-        await watch.refresh(http)
+        _print_alerts(await watch.refresh(http))
+
+
+def _print_alerts(alerts: list[dict[str, Any]]) -> None:
+    for alert in alerts:
+        text = alert_text(alert, width=None)
+        print(f"ALERT {alert.get('channel', '')} {text}", file=sys.stderr)
 
 
 async def _live(
@@ -145,9 +151,7 @@ async def _plain(
 ) -> None:
     last_line = 0.0
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-        for alert in await watch.refresh(http):
-            text = alert_text(alert, width=None)
-            print(f"ALERT {alert.get('channel', '')} {text}", file=sys.stderr)
+        _print_alerts(await watch.refresh(http))
         if time.monotonic() - last_line >= PLAIN_EVERY_S:
             last_line = time.monotonic()
             for line in summary_lines(status):

@@ -77,7 +77,9 @@ async def send_traffic(
 ) -> None:
     """Send the last ``HISTORY_S`` of synthetic traffic at once, then traffic in real time
     until ``stop`` is set."""
-    profile = TrafficProfile(calls_per_second=rate)
+    # No weekly rhythm: its step at a weekend's edge would be a real 3x jump in the 90
+    # minutes of history, and the demo has one incident to show.
+    profile = TrafficProfile(calls_per_second=rate, weekend_factor=1.0)
     start = datetime.now(UTC) - timedelta(seconds=HISTORY_S)
     generator = TrafficGenerator(profile, [incident(warmup_s)], start=start)
     async with UsageProducer(bootstrap, topic, idempotent=idempotent) as producer:
