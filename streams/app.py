@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import mode
+from faust.types import TP, ConsumerMessage
 
 from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
@@ -20,6 +22,7 @@ from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.config_reload import LiveConfig, live_config
 from streams.config_sections import detectors_config as detectors_from
+from streams.delivery_guard import DeliveryGuard, PartitionReader
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.fetch_watchdog import FetchWatchdog
@@ -29,6 +32,7 @@ from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
+from streams.stored_acks import ChangelogTable
 from streams.views import register_views
 
 
@@ -120,12 +124,28 @@ def create_app(
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_wait_empty=False,
         web_in_thread=False,
+        Table=ChangelogTable,
     )
     metrics = WorkerMetrics()
     usage = _raw_topic(app, settings.usage_topic, settings.partitions)
     dlq = _raw_topic(app, settings.dlq_topic, 1)
     buckets = _raw_topic(app, settings.buckets_topic, settings.series_partitions)
     prices = PriceBook()
+    reader = PartitionReader(settings.bootstrap)
+
+    def refetched_event(record: Any) -> faust.Event:
+        """A record the delivery guard read itself, as the event Faust would have made."""
+        tp = TP(record.topic, record.partition)
+        timestamp = record.timestamp / 1000.0 if record.timestamp is not None else 0.0
+        message = ConsumerMessage(
+            record.topic, record.partition, record.offset, timestamp, record.timestamp_type,
+            record.headers, record.key, record.value, record.checksum,
+            record.serialized_key_size, record.serialized_value_size, tp,
+            generation_id=app.consumer_generation_id,
+        )  # fmt: skip
+        return faust.Event(app, record.key, record.value, record.headers, message)
+
+    guard = DeliveryGuard(reader, refetched_event)
     ingest = IngestStage(
         settings=settings,
         decoder=RowDecoder(EventDecoder(prices, settings.decode_limits())),
@@ -133,6 +153,7 @@ def create_app(
         dlq_topic=dlq,
         buckets_topic=buckets,
         dedup_table=_raw_table(app, "dedup", settings.partitions, settings),
+        guard=guard,
     )
     detection = None
     if settings.detect:
@@ -159,6 +180,7 @@ def create_app(
         series_table=_raw_table(app, "series", settings.series_partitions, settings),
         buckets_topic=buckets,
         detection=detection,
+        guard=guard,
         rebalancing=lambda: bool(app.rebalancing),
     )
     app.agent(usage, name="ingest")(ingest.run)
@@ -169,8 +191,14 @@ def create_app(
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        guard.forget()
         ingest.forget_partitions()
         series.forget_partitions()
+
+    @app.service
+    class CloseReader(mode.Service):
+        async def on_stop(self) -> None:
+            await reader.close()
 
     def use_key_owners(config: Any) -> None:
         ingest.owners = KeyOwnerMap(config.key_owners)

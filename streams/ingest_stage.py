@@ -21,6 +21,7 @@ from faust.types import EventT, StreamT
 from streams.columnar_rollup import sum_columns
 from streams.dead_letter import dead_letter_record
 from streams.dedup import PartitionDedup, parse_record_key, record_key
+from streams.delivery_guard import DeliveryGuard
 from streams.fast_decode import DecodedRows, RowDecoder
 from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
@@ -28,6 +29,7 @@ from streams.rollup import MessageTotals, fan_out, partial_records, sum_rows
 from streams.rows import REPORTED
 from streams.settings import WorkerSettings
 from streams.state_dir import write_or_stop
+from streams.stored_acks import AckWhenStored
 
 
 @dataclass
@@ -39,16 +41,22 @@ class IngestStage:
     buckets_topic: Any
     dedup_table: Any
     partitions: dict[int, PartitionDedup] = field(default_factory=dict)
+    guard: DeliveryGuard | None = None
     owners: KeyOwnerMap = field(default_factory=KeyOwnerMap)
     """Replaced whole when the config file changes (``streams.config_reload``)."""
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         # Acknowledge by hand, after the message is fully processed: a worker stopped or
         # cancelled half-way through a message must leave it to be processed again.
+        # The ack waits for the message's dedup records to be stored (``stored_acks``).
         manual: StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
+        acks = AckWhenStored(manual)
         async for event in manual.events():
-            await self.process(event)
-            await manual.ack(event)
+            # Any messages before it that Faust left out go first (``delivery_guard``).
+            earlier = await self.guard.missing(event.message) if self.guard else []
+            for each in [*earlier, event]:
+                await self.process(each)
+                await acks.ack([each], self.dedup_table.take_sends())
             yield None
 
     def forget_partitions(self) -> None:

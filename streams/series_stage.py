@@ -3,7 +3,8 @@
 Records of the buckets topic are applied to in-memory ``SeriesState`` objects at once
 (reads see them immediately) and acknowledged only after the changed states were
 written to the changelogged table, once per partition per flush interval rather than
-once per record. An unflushed record is not committed, so a crash replays it; the state's
+once per record. An unflushed record is not committed (nor one whose changelog records
+Kafka has not yet acknowledged: ``stored_acks``), so a crash replays it; the state's
 per-source positions make the replay a no-op where it had already been stored.
 
 The table's local store files a write under the partition of the event being processed,
@@ -24,11 +25,13 @@ from typing import Any
 import orjson
 from faust.types import EventT, StreamT
 
+from streams.delivery_guard import DeliveryGuard
 from streams.detection_stage import DetectionStage
 from streams.metrics import WorkerMetrics
 from streams.series_state import SeriesState
 from streams.settings import WorkerSettings
 from streams.state_dir import write_or_stop
+from streams.stored_acks import AckWhenStored
 
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
@@ -52,6 +55,7 @@ class SeriesStage:
     series_table: Any
     buckets_topic: Any
     detection: DetectionStage | None = None
+    guard: DeliveryGuard | None = None
     rebalancing: Callable[[], bool] = lambda: False
     """True from the moment a rebalance starts revoking partitions until it is over."""
     cache: OrderedDict[str, SeriesState] = field(default_factory=OrderedDict)
@@ -59,12 +63,15 @@ class SeriesStage:
 
     async def run(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
         manual: StreamT[bytes] = stream.noack()  # type: ignore[attr-defined]
+        acks = AckWhenStored(manual)
         async for event in manual.events():
-            partition = event.message.partition
-            buffer = self.apply(event)
-            due = time.monotonic() - buffer.since >= self.settings.flush_interval_s
-            if due or len(buffer.pending) >= MAX_PENDING:
-                await self.flush(partition, manual)
+            # Any records before it that Faust left out go first (``delivery_guard``).
+            earlier = await self.guard.missing(event.message) if self.guard else []
+            for each in [*earlier, event]:
+                buffer = self.apply(each)
+                due = time.monotonic() - buffer.since >= self.settings.flush_interval_s
+                if due or len(buffer.pending) >= MAX_PENDING:
+                    await self.flush(each.message.partition, acks)
             yield None
 
     async def tick(self) -> None:
@@ -103,16 +110,18 @@ class SeriesStage:
         contributors = record.get("c", {})
         for name, buckets in record["s"].items():
             state = self.state(name)
-            if state.apply(
+            # Written even when the record was applied before: a replayed record can be
+            # one whose state reached the local store but not the changelog.
+            buffer.dirty.add(name)
+            applied = state.apply(
                 source_partition, source_offset, buckets, units.get(name), contributors.get(name)
-            ):
-                buffer.dirty.add(name)
-                if self.detection is not None:
-                    self.detection.advance(state.newest_minute)
+            )
+            if applied and self.detection is not None:
+                self.detection.advance(state.newest_minute)
         return buffer
 
-    async def flush(self, partition: int, stream: StreamT[bytes]) -> None:
-        """Store the partition's changed series, then acknowledge its records.
+    async def flush(self, partition: int, acks: AckWhenStored) -> None:
+        """Store the partition's changed series; acknowledge its records once stored.
 
         Not while a rebalance is under way: a write issued after the partition was
         revoked could reach the changelog after its new owner's writes and regress the
@@ -135,9 +144,11 @@ class SeriesStage:
             buffer.evaluated_at = self.detection.watermark
             await self.detection.evaluate(partition, buffer.dirty, self.series)
         buffer.dirty.clear()
-        for pending in buffer.pending:
-            await stream.ack(pending)
-        buffer.pending.clear()
+        sends = self.series_table.take_sends()
+        if self.detection is not None:
+            sends += self.detection.table.take_sends()
+        await acks.ack(buffer.pending, sends)
+        buffer.pending = []
         buffer.since = time.monotonic()
         buffer.tick_sent = False
         self._evict()

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
+from streams.alert_topics import partitions_of
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.integration.conftest import KAFKA_LOCAL
@@ -41,6 +43,31 @@ async def prepare(bootstrap: str, prefix: str, events: int) -> UsageStream:
     stream = build_stream(events, PARTITIONS)
     assert stream.truth.sent > stream.truth.unique  # duplicates are in the stream
     return stream
+
+
+async def assert_all_committed(
+    bootstrap: str, group: str, topic: str, worker: WorkerProcess, seconds: float = 60
+) -> None:
+    """The group's committed offsets reach the end of ``topic`` (ticks keep arriving on
+    the buckets topic, so its end is taken when the wait starts)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        tps = await partitions_of(bootstrap, topic)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + seconds
+        while True:
+            behind = {tp.partition: (await consumer.committed(tp), end) for tp, end in ends.items()}
+            behind = {p: pair for p, pair in behind.items() if (pair[0] or 0) < pair[1]}
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"{topic}: committed < end {behind}\n{worker.log_tail()}")
+            await asyncio.sleep(1)
+    finally:
+        await consumer.stop()
 
 
 async def first_progress_past(worker: WorkerProcess, count: int, seconds: float) -> int:
@@ -90,6 +117,8 @@ async def kill_three_times(
     await produce(bootstrap, topic, parts[3])
     await wait_until(lambda: org_calls(worker) == total, 900, "all", worker)
     await assert_exact(worker, stream.truth)
+    for input_topic in (topic, prefix + "buckets"):  # and its commits are not held up
+        await assert_all_committed(bootstrap, app_id, input_topic, worker)
     print(f"\n{events} events, {stream.truth.sent} sent:", *figures, sep="\n  ")
 
 

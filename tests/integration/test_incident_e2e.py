@@ -106,7 +106,9 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
     last = [e for e in fake_pagerduty.events if e["event_action"] == "trigger"][-1]
     also = last["payload"]["custom_details"]["labels"]["also_raised_on"]
     assert "team=agents" in also and "org=all" in also  # ... naming the other series
-    (message,) = fake_slack.posted()  # and one Slack message, updated on resolve
+    posted = fake_slack.posted()  # and one Slack message, updated on resolve
+    assert len(posted) == 1, [(m.channel, m.text, m.updates) for m in posted]
+    (message,) = posted
     assert f"spend_spike on {RUNAWAY}" in str(message.blocks[0])
     assert message.channel == "#spend" and message.updates >= 1
     assert str(message.blocks[0]).count("[RESOLVED]") == 1

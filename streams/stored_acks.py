@@ -1,0 +1,82 @@
+"""Acknowledge a message only once what it changed is safe in the changelog.
+
+Faust sends a table's changelog records through its producer buffer, and the flush it
+runs before committing offsets gives up after 0.1 s without a message leaving that
+buffer. A commit can therefore overtake changelog records still buffered: a worker
+killed right after it leaves offsets committed whose state changes never reached Kafka,
+and a replacement rebuilding from the changelogs misses them (a dedup record missed
+means a later copy of its events counts again).
+
+``ChangelogTable`` keeps the future of every changelog record it sends;
+``AckWhenStored`` acknowledges the events a write was made for only when Kafka has
+acknowledged those records. The stream does not wait: acknowledgements run as the sends
+complete (Faust commits the contiguous acknowledged prefix, so their order does not
+matter), and a failed send stops the stream at its next message instead of committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+from faust.types.tuples import FutureMessage
+
+
+class ChangelogTable(faust.Table[Any, Any]):
+    """A Faust table that remembers the changelog records it sent until taken."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sends: list[FutureMessage] = []
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> FutureMessage:
+        sent = super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        self._sends.append(sent)
+        return sent
+
+    def take_sends(self) -> list[FutureMessage]:
+        """The changelog records sent since the last call that Kafka has not yet
+        acknowledged (failed ones included, so the failure is seen)."""
+        sends, self._sends = self._sends, []
+        return [s for s in sends if not s.done() or s.exception() is not None]
+
+
+class AckWhenStored:
+    """Acknowledges events of a stream iterated without automatic acks (``noack``)."""
+
+    def __init__(self, stream: StreamT[bytes]) -> None:
+        self.stream = stream
+        self.waiting: set[asyncio.Task[None]] = set()
+        self.failure: BaseException | None = None
+
+    async def ack(self, events: Sequence[EventT[bytes]], sends: Sequence[FutureMessage]) -> None:
+        """Acknowledge ``events`` once every one of ``sends`` is acknowledged by Kafka."""
+        if self.failure is not None:
+            raise RuntimeError("a changelog record was not stored") from self.failure
+        if not sends:
+            for event in events:
+                await self.stream.ack(event)
+            return
+        task = asyncio.ensure_future(self._ack_after(list(events), list(sends)))
+        self.waiting.add(task)
+        task.add_done_callback(self._done)
+
+    async def _ack_after(self, events: list[EventT[bytes]], sends: list[FutureMessage]) -> None:
+        await asyncio.gather(*sends)
+        for event in events:
+            await self.stream.ack(event)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.waiting.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.failure = task.exception()
