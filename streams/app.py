@@ -9,7 +9,7 @@ bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import faust
 import mode
@@ -32,7 +32,7 @@ from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
-from streams.stored_acks import ChangelogTable
+from streams.stored_acks import ChangelogTable, CommitTrackingTables
 from streams.views import register_views
 
 
@@ -125,6 +125,7 @@ def create_app(
         stream_wait_empty=False,
         web_in_thread=False,
         Table=ChangelogTable,
+        TableManager=CommitTrackingTables,
     )
     metrics = WorkerMetrics()
     usage = _raw_topic(app, settings.usage_topic, settings.partitions)
@@ -154,6 +155,9 @@ def create_app(
         buckets_topic=buckets,
         dedup_table=_raw_table(app, "dedup", settings.partitions, settings),
         guard=guard,
+        committed=lambda partition: cast(CommitTrackingTables, app.tables).committed.get(
+            TP(settings.usage_topic, partition)
+        ),
     )
     detection = None
     if settings.detect:

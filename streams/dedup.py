@@ -1,15 +1,24 @@
 """Exactly-once counting per usage partition: duplicate events and replayed messages.
 
 Each processed message leaves one small record in a changelogged table, keyed by its
-own (partition, offset): the event ids it saw first and the partition's watermark after
-it. From those records a restarted or new owner of the partition rebuilds, before it
+own (partition, offset): the event ids it counted and the highest event minute in it.
+From those records a restarted or new owner of the partition rebuilds, before it
 processes anything, which event ids were already counted and where the watermark stood.
 
-An event is a duplicate when it was counted at a *lower* offset (or earlier in the same
-message), so replaying a message after a crash reproduces exactly the decisions of the
-first run: its own first sightings count again, and the buckets' owners drop the
-replayed partials by their (partition, offset) tag. Records expire after the dedup
-window of event time: a copy resent later than that counts again.
+Every decision about message ``o`` is a function of the records of messages before
+``o``, so replaying a message after a crash reproduces exactly the decisions of the
+first run (its partials are then dropped by the buckets' owners by their (partition,
+offset) tag):
+
+- an event is a duplicate when a message before ``o`` counted it and that message is
+  still within the dedup window for ``o``: its highest event minute is at least the
+  watermark before ``o`` minus the window. A copy resent later than that counts again;
+- the watermark before ``o`` is the highest event minute of the messages before it.
+
+Records are deleted only once no replay can need them: when they are out of the window
+for the partition's *committed* offset (the first message a replay would read), not
+merely for the message being processed. Deleting them sooner would let a replay that
+reaches back past the deletion count an event a second time.
 """
 
 from __future__ import annotations
@@ -51,19 +60,16 @@ class IdFilter:
 
 @dataclass
 class PartitionDedup:
-    """Duplicate filter and watermark of one usage partition.
-
-    Every decision about message ``o`` depends only on the records of messages *before*
-    ``o``: an event is a duplicate when it was counted at a lower offset (or earlier in
-    the same message), and the watermark before ``o`` is the highest event minute of
-    the messages before it. Replays, and messages handed out of order around a
-    rebalance, therefore decide exactly as the first run did.
-    """
+    """Duplicate filter and watermark of one usage partition (see the module)."""
 
     partition: int
     window_minutes: int
     first_seen: dict[str, int] = field(default_factory=dict)
-    """Event id to the lowest offset it was counted at."""
+    """Event id to an offset it was counted at (the usual case: the only one)."""
+    counted_again: dict[str, list[int]] = field(default_factory=dict)
+    """Further offsets an event id was counted at (copies resent after the window)."""
+    maximum: dict[int, int] = field(default_factory=dict)
+    """Offset to the highest event minute of its message."""
     offsets: list[int] = field(default_factory=list)
     """Offsets with a record, ascending."""
     maxima: list[int] = field(default_factory=list)
@@ -97,19 +103,49 @@ class PartitionDedup:
         if len(distinct) == len(event_ids) and seen.keys().isdisjoint(distinct):
             seen.update(dict.fromkeys(distinct, offset))
             return IdFilter(None, 0, list(distinct))
+        horizon = self.watermark_before(offset) - self.window_minutes
         in_message: set[str] = set()
         kept: list[int] = []
-        first: list[str] = []
+        counted: list[str] = []
         for index, event_id in enumerate(event_ids):
-            where = seen.get(event_id)
-            if event_id in in_message or (where is not None and where < offset):
+            if event_id in in_message or self._counted_before(event_id, offset, horizon):
                 continue
             in_message.add(event_id)
             kept.append(index)
-            if where is None or where > offset:
-                seen[event_id] = offset
-                first.append(event_id)
-        return IdFilter(kept, len(event_ids) - len(kept), first)
+            counted.append(event_id)
+            self._note(event_id, offset)
+        return IdFilter(kept, len(event_ids) - len(kept), counted)
+
+    def _counted_before(self, event_id: str, offset: int, horizon: int) -> bool:
+        """Counted by a message before ``offset`` that is within the window for it."""
+        first = self.first_seen.get(event_id)
+        if first is None:
+            return False
+        if first < offset and self.maximum.get(first, horizon) >= horizon:
+            return True
+        return any(
+            other < offset and self.maximum.get(other, horizon) >= horizon
+            for other in self.counted_again.get(event_id, ())
+        )
+
+    def _note(self, event_id: str, offset: int) -> None:
+        first = self.first_seen.setdefault(event_id, offset)
+        if first != offset:
+            again = self.counted_again.setdefault(event_id, [])
+            if offset not in again:
+                again.append(offset)
+
+    def _forget(self, event_id: str, offset: int) -> None:
+        again = self.counted_again.get(event_id)
+        if self.first_seen.get(event_id) == offset:
+            if again:
+                self.first_seen[event_id] = again.pop()
+            else:
+                del self.first_seen[event_id]
+        elif again and offset in again:
+            again.remove(offset)
+        if again is not None and not again:
+            del self.counted_again[event_id]
 
     def remember(self, offset: int, message_max: int, first_seen: list[str]) -> bytes:
         """Note a processed message; returns the record value to store under its key."""
@@ -125,22 +161,27 @@ class PartitionDedup:
                 self._prefix.append(max(self._prefix[-1], message_max) if index else message_max)
             else:
                 self._prefix = []
+        self.maximum[offset] = self.maxima[index]
         previous = self.ids.get(offset)
         self.ids[offset] = sorted(
             set(first_seen) if previous is None else set(previous) | set(first_seen)
         )
         return orjson.dumps({"wm": self.maxima[index], "ids": self.ids[offset]})
 
-    def expire(self, watermark: int) -> list[int]:
-        """Forget records older than the window; returns their offsets (to delete)."""
-        horizon = watermark - self.window_minutes
+    def expire(self, committed: int | None) -> list[int]:
+        """Forget the records no replay can need any more: out of the window for the
+        committed offset ``committed`` (None: not known yet, keep everything); returns
+        their offsets (to delete)."""
+        if committed is None:
+            return []
+        horizon = self.watermark_before(committed) - self.window_minutes
         expired: list[int] = []
-        while len(self.offsets) > 1 and self.maxima[0] < horizon:
+        while len(self.offsets) > 1 and self.offsets[0] < committed and self.maxima[0] < horizon:
             offset = self.offsets.pop(0)
             self.maxima.pop(0)
+            del self.maximum[offset]
             for event_id in self.ids.pop(offset, []):
-                if self.first_seen.get(event_id) == offset:
-                    del self.first_seen[event_id]
+                self._forget(event_id, offset)
             expired.append(offset)
         if expired:
             self._prefix = []
@@ -154,6 +195,7 @@ class PartitionDedup:
             self.maxima.append(int(record["wm"]))
             ids = list(record["ids"])
             self.ids[offset] = ids
+            self.maximum[offset] = int(record["wm"])
             for event_id in ids:
-                self.first_seen.setdefault(event_id, offset)
+                self._note(event_id, offset)
         self._prefix = []

@@ -10,7 +10,7 @@ timestamp as "now", so a replay decides exactly as the first run did.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,8 @@ class IngestStage:
     dedup_table: Any
     partitions: dict[int, PartitionDedup] = field(default_factory=dict)
     guard: DeliveryGuard | None = None
+    committed: Callable[[int], int | None] = lambda partition: None
+    """The offset this worker last committed for a usage partition (None: not yet)."""
     owners: KeyOwnerMap = field(default_factory=KeyOwnerMap)
     """Replaced whole when the config file changes (``streams.config_reload``)."""
 
@@ -128,7 +130,7 @@ class IngestStage:
         if message_max >= 0:
             record = dedup.remember(offset, message_max, first_seen)
             self._write(record_key(partition, offset).encode(), record)
-        for old in dedup.expire(totals.watermark):
+        for old in dedup.expire(self.committed(partition)):
             self._write(record_key(partition, old).encode(), None)
 
     def _write(self, key: bytes, value: bytes | None) -> None:

@@ -17,10 +17,11 @@ matter), and a failed send stops the stream at its next message instead of commi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from faust.types import EventT, StreamT
 from faust.types.tuples import FutureMessage
 
@@ -80,3 +81,17 @@ class AckWhenStored:
         self.waiting.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.failure = task.exception()
+
+
+class CommitTrackingTables(TableManager):
+    """Faust's table manager, also keeping the offsets this worker last committed (the
+    ingest stage deletes dedup records by them: ``streams.dedup``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.committed: dict[Any, int] = {}
+        """Topic partition to the next offset to read, as committed."""
+
+    def on_commit(self, offsets: MutableMapping[Any, int]) -> None:
+        super().on_commit(offsets)
+        self.committed.update(offsets)

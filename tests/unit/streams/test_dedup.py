@@ -69,13 +69,58 @@ def test_decisions_do_not_depend_on_processing_order(
     )
 
 
-def test_records_expire_after_the_window() -> None:
+def test_records_expire_after_the_window_of_the_committed_offset() -> None:
     dedup = PartitionDedup(0, window_minutes=30)
     for offset, minute in [(1, 100), (2, 110), (3, 140), (4, 150)]:
         process(dedup, offset, rows(f"e{offset}", minute=minute))
-    assert dedup.expire(watermark=150) == [1, 2]
-    assert "e1" not in dedup.first_seen
+    assert dedup.expire(committed=None) == []  # nothing committed yet: keep all
+    assert dedup.expire(committed=3) == []  # a replay from 3 judges by 110 - 30
+    # Out of the window for message 5 (watermark 150): a copy of e1 counts again,
+    # a copy of e3 does not; both decided without deleting anything.
+    assert process(dedup, 5, rows("e1", "e3", minute=150))[0] == ["e1"]
+    assert dedup.expire(committed=5) == [1, 2]
+    assert "e1" in dedup.first_seen and dedup.first_seen["e1"] == 5  # its new sighting
     assert dedup.filter(rows("e3"), 9).duplicates == 1
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(st.lists(st.sampled_from("abcdefghij"), min_size=1, max_size=5),
+                  st.integers(0, 25)),
+        min_size=2, max_size=14,
+    ),
+    st.lists(st.integers(0, 6), min_size=14, max_size=14),
+    st.integers(0, 13),
+)  # fmt: skip
+def test_a_replay_from_the_committed_offset_decides_as_the_first_run_did(
+    messages: list[tuple[list[str], int]], lags: list[int], crash: int
+) -> None:
+    """Records deleted while a replay can still reach back past them would make it count
+    copies the first run had dropped; deletion follows the committed offset, so no."""
+    window = 20
+    first_run = PartitionDedup(0, window_minutes=window)
+    decisions: dict[int, list[str]] = {}
+    committed: list[int] = []
+    minute = 0
+    timeline = []
+    for offset, (ids, step) in enumerate(messages):
+        minute += step
+        timeline.append((offset, ids, minute))
+    crash = min(crash, len(timeline) - 1)
+    deleted: set[int] = set()
+    for offset, ids, at in timeline[: crash + 1]:
+        decisions[offset] = process(first_run, offset, rows(*ids, minute=at))[0]
+        # Commits lag behind processing, and never go back.
+        done = max(committed[-1] if committed else 0, offset + 1 - lags[offset])
+        committed.append(done)
+        deleted |= set(first_run.expire(committed=done))
+    restart_at = committed[-1]
+    restored = PartitionDedup(0, window_minutes=window)
+    restored.load(stored(first_run))  # what the table holds: deleted records are gone
+    assert not deleted & set(restored.offsets)
+    for offset, ids, at in timeline[restart_at : crash + 1]:
+        assert process(restored, offset, rows(*ids, minute=at))[0] == decisions[offset]
 
 
 def test_record_keys_sort_by_offset() -> None:
