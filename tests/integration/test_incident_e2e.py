@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from schemas.findings import Alert, AlertState
 from streams.alert_topics import AlertTopics, read_to_end
@@ -20,6 +21,7 @@ from tests.support.traffic import minute_of_calls
 from tests.support.worker_process import WorkerProcess
 
 RUNAWAY = "api_key_id=runaway"
+PAGE_WITHIN_S = 180
 BEFORE, SPIKE, AFTER = 110, 6, 40
 """Minutes of steady history, of the runaway loop, and of steady traffic after it."""
 
@@ -75,7 +77,7 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
     kafka_bootstrap, names = rig.bootstrap, rig.names
     fake_slack, fake_pagerduty = rig.slack, rig.pagerduty
     prefix = names("sw") + "."
-    spawn_worker(app_id=names("app"), topic_prefix=prefix, partitions=2)
+    worker = spawn_worker(app_id=names("app"), topic_prefix=prefix, partitions=2)
     rig = replace(rig, topics=AlertTopics(prefix))  # the worker's outbox
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
         minutes=BEFORE + SPIKE + AFTER
@@ -84,9 +86,19 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
         # The incident, while it lasts: on-call hears of it ...
         first_part = _traffic(make_event, start, range(BEFORE + SPIKE + 2))
         await produce(kafka_bootstrap, prefix + "usage", first_part)
-        await fake_pagerduty.wait_until(
-            lambda: any(RUNAWAY in str(e.get("payload")) for e in fake_pagerduty.events), 120
-        )
+        try:
+            await fake_pagerduty.wait_until(
+                lambda: any(RUNAWAY in str(e.get("payload")) for e in fake_pagerduty.events),
+                PAGE_WITHIN_S,
+            )
+        except TimeoutError:
+            raised = await outbox_alerts(kafka_bootstrap, rig.topics)
+            states = sorted(f"{a.scope.name} {a.state.value}" for a in raised.values())
+            spend = worker.get(f"/v1/series/{RUNAWAY}")
+            pytest.fail(
+                f"no page within {PAGE_WITHIN_S}s; outbox: {states}; {RUNAWAY}: {spend}; "
+                f"pagerduty got {len(fake_pagerduty.events)}\n{worker.log_tail(30)}"
+            )
         # ... and again when it is over.
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(kafka_bootstrap, prefix + "usage", _traffic(make_event, start, rest))
