@@ -9,11 +9,12 @@ bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import faust
 import mode
-from faust.types import TP, ConsumerMessage
+from faust.types import TP
 
 from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
@@ -22,7 +23,7 @@ from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.config_reload import LiveConfig, live_config
 from streams.config_sections import detectors_config as detectors_from
-from streams.delivery_guard import DeliveryGuard, PartitionReader
+from streams.delivery_guard import DeliveryGuard, PartitionReader, faust_event
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.fetch_watchdog import FetchWatchdog
@@ -134,19 +135,7 @@ def create_app(
     prices = PriceBook()
     reader = PartitionReader(settings.bootstrap)
 
-    def refetched_event(record: Any) -> faust.Event:
-        """A record the delivery guard read itself, as the event Faust would have made."""
-        tp = TP(record.topic, record.partition)
-        timestamp = record.timestamp / 1000.0 if record.timestamp is not None else 0.0
-        message = ConsumerMessage(
-            record.topic, record.partition, record.offset, timestamp, record.timestamp_type,
-            record.headers, record.key, record.value, record.checksum,
-            record.serialized_key_size, record.serialized_value_size, tp,
-            generation_id=app.consumer_generation_id,
-        )  # fmt: skip
-        return faust.Event(app, record.key, record.value, record.headers, message)
-
-    guard = DeliveryGuard(reader, refetched_event)
+    guard = DeliveryGuard(reader, partial(faust_event, app))
     ingest = IngestStage(
         settings=settings,
         decoder=RowDecoder(EventDecoder(prices, settings.decode_limits())),

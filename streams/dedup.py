@@ -68,8 +68,6 @@ class PartitionDedup:
     """Event id to an offset it was counted at (the usual case: the only one)."""
     counted_again: dict[str, list[int]] = field(default_factory=dict)
     """Further offsets an event id was counted at (copies resent after the window)."""
-    maximum: dict[int, int] = field(default_factory=dict)
-    """Offset to the highest event minute of its message."""
     offsets: list[int] = field(default_factory=list)
     """Offsets with a record, ascending."""
     maxima: list[int] = field(default_factory=list)
@@ -121,12 +119,19 @@ class PartitionDedup:
         first = self.first_seen.get(event_id)
         if first is None:
             return False
-        if first < offset and self.maximum.get(first, horizon) >= horizon:
+        if first < offset and self._maximum_at(first, horizon) >= horizon:
             return True
         return any(
-            other < offset and self.maximum.get(other, horizon) >= horizon
+            other < offset and self._maximum_at(other, horizon) >= horizon
             for other in self.counted_again.get(event_id, ())
         )
+
+    def _maximum_at(self, offset: int, default: int) -> int:
+        """The highest event minute of the message at ``offset`` (``default`` if none)."""
+        index = bisect.bisect_left(self.offsets, offset)
+        if index < len(self.offsets) and self.offsets[index] == offset:
+            return self.maxima[index]
+        return default
 
     def _note(self, event_id: str, offset: int) -> None:
         first = self.first_seen.setdefault(event_id, offset)
@@ -161,7 +166,6 @@ class PartitionDedup:
                 self._prefix.append(max(self._prefix[-1], message_max) if index else message_max)
             else:
                 self._prefix = []
-        self.maximum[offset] = self.maxima[index]
         previous = self.ids.get(offset)
         self.ids[offset] = sorted(
             set(first_seen) if previous is None else set(previous) | set(first_seen)
@@ -179,7 +183,6 @@ class PartitionDedup:
         while len(self.offsets) > 1 and self.offsets[0] < committed and self.maxima[0] < horizon:
             offset = self.offsets.pop(0)
             self.maxima.pop(0)
-            del self.maximum[offset]
             for event_id in self.ids.pop(offset, []):
                 self._forget(event_id, offset)
             expired.append(offset)
@@ -195,7 +198,6 @@ class PartitionDedup:
             self.maxima.append(int(record["wm"]))
             ids = list(record["ids"])
             self.ids[offset] = ids
-            self.maximum[offset] = int(record["wm"])
             for event_id in ids:
                 self._note(event_id, offset)
         self._prefix = []

@@ -30,7 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from faust.types import TP, ConsumerMessage
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +88,23 @@ class PartitionReader:
 MakeEvent = Callable[[ConsumerRecord[bytes, bytes]], Any]
 
 
+def faust_event(app: faust.App, record: ConsumerRecord[bytes, bytes]) -> faust.Event:
+    """A record the guard read itself, as the event Faust would have made of it."""
+    timestamp = record.timestamp / 1000.0 if record.timestamp is not None else 0.0
+    message = ConsumerMessage(
+        record.topic, record.partition, record.offset, timestamp, record.timestamp_type,
+        record.headers, record.key, record.value, record.checksum,
+        record.serialized_key_size, record.serialized_value_size,
+        TP(record.topic, record.partition), generation_id=app.consumer_generation_id,
+    )  # fmt: skip
+    return faust.Event(app, record.key, record.value, record.headers, message)
+
+
 @dataclass
 class DeliveryGuard:
     reader: PartitionReader
     make_event: MakeEvent
-    """A Faust event for a record read by the reader (``streams.app``)."""
+    """A Faust event for a record read by the reader (``faust_event``)."""
     expected: dict[Any, int] = field(default_factory=dict)
     """Topic partition to the offset the agent should see next."""
     fetched: int = 0
