@@ -11,21 +11,37 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.settings import WorkerSettings
 
 
+def changelog_topics(settings: WorkerSettings) -> dict[str, int]:
+    """The worker's table changelogs, named as Faust names them, with their partitions.
+
+    Each must have as many partitions as the topic its table is keyed by.
+    """
+    tables = {"dedup": settings.partitions, "series": settings.series_partitions}
+    if settings.detect:
+        tables["detection"] = settings.series_partitions
+    return {f"{settings.app_id}-{name}-changelog": n for name, n in tables.items()}
+
+
 async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> dict[str, int]:
     """Create spendwatch's topics if missing; return their partitions.
 
-    The alerts topic (the notifier's outbox, keyed by alert id) is compacted: it keeps
-    every alert's latest version. Waits (up to ``timeout_s``) until the broker describes
-    every topic with its partitions.
+    The alerts topic (the notifier's outbox, keyed by alert id) and the tables' changelogs
+    are compacted: they keep every key's latest version. The changelogs are created here,
+    not by Faust at startup: a worker whose first table write comes while the broker still
+    describes a just-created changelog with only some of its partitions stops with
+    Faust's ``PartitionsMismatch``. Waits (up to ``timeout_s``) until the broker describes
+    every topic with all its partitions led.
     """
+    changelogs = changelog_topics(settings)
     wanted = {
         settings.usage_topic: settings.partitions,
         settings.dlq_topic: 1,
         settings.buckets_topic: settings.series_partitions,
         settings.findings_topic: settings.series_partitions,
         settings.alerts_topic: settings.series_partitions,
+        **changelogs,
     }
-    compacted = {settings.alerts_topic}
+    compacted = {settings.alerts_topic, *changelogs}
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )
@@ -50,13 +66,43 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
         while True:
             described = await admin.describe_topics(list(wanted))
             found = {d["topic"]: len(d["partitions"]) for d in described}
-            if all(found.get(name) for name in wanted):
+            led = {
+                d["topic"]
+                for d in described
+                if d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
+            }
+            if all(found.get(name) for name in wanted) and led >= set(wanted):
                 return found
             if asyncio.get_running_loop().time() > deadline:
                 return found
             await asyncio.sleep(0.2)
     finally:
         await admin.close()
+
+
+def layout_problems(settings: WorkerSettings, found: dict[str, int]) -> list[str]:
+    """Why the topics on the broker do not fit this worker's settings (none: they fit).
+
+    A table keyed by a topic needs a changelog with as many partitions as that topic.
+    """
+    problems = []
+    sources = {settings.usage_topic: settings.partitions}
+    sources.update({settings.buckets_topic: settings.series_partitions})
+    for topic, n in sources.items():
+        if found.get(topic) != n:
+            flag = "partitions" if topic == settings.usage_topic else "bucket_partitions"
+            problems.append(
+                f"topic {topic} has {found.get(topic)} partitions, "
+                f"but this worker is configured for {n} (kafka.{flag})"
+            )
+    for topic, n in changelog_topics(settings).items():
+        if found.get(topic) != n:
+            problems.append(
+                f"changelog {topic} has {found.get(topic)} partitions, but its table is keyed "
+                f"by a topic of {n}: delete the changelog (and the worker's state directory) "
+                "or use a new app id"
+            )
+    return problems
 
 
 def ensure_topics_sync(settings: WorkerSettings) -> dict[str, int]:

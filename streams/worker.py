@@ -12,6 +12,7 @@ from streams.kafka_wait import KafkaUnreachable, ensure_topics_with_retries
 from streams.log_setup import logging_config
 from streams.settings import WorkerSettings
 from streams.state_dir import StateDirError, check_state_dir
+from streams.topics import layout_problems
 
 
 def run_worker(
@@ -28,11 +29,9 @@ def run_worker(
     except KafkaUnreachable as exc:
         sys.stderr.write(exc.message + "\n")
         raise
-    if partitions.get(settings.usage_topic) != settings.partitions:
-        raise SystemExit(
-            f"topic {settings.usage_topic} has {partitions.get(settings.usage_topic)} partitions, "
-            f"but this worker is configured for {settings.partitions} (--partitions)"
-        )
+    problems = layout_problems(settings, partitions)
+    if problems:
+        raise SystemExit("spendwatch worker: " + "; ".join(problems))
     handle = create_app(settings, live)
     handle.faust_app.finalize()
     worker = faust.Worker(
