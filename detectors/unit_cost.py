@@ -1,20 +1,21 @@
 """Unit-cost drift: what one call costs, against what it usually costs on this series.
 
 Closed buckets are summed into windows of at least ``window_minutes``; a window short of
-``min_calls`` calls, or drifting by less than ``min_impact_usd``, grows until
-``max_window_minutes`` (so small series are judged on more calls). Each window gives
-three scaled features: log cost per call, log input tokens per call and log
-output/input ratio. An exponentially weighted mean and variance learn each one (a plain
-mean over the first windows, so the first window does not linger as the baseline for a
-day; River's ``EWMean`` has no such warm start, and ``HalfSpaceTrees`` measured 170 KB
-and about 190 µs per series and window here, against a few hundred bytes).
-A window whose cost per call or tokens per call is above its mean by a factor of
-``ratio`` and by ``z`` standard deviations, and whose spend exceeds what its calls
-would normally cost by ``min_impact_usd``, is drift: prompt bloat or a switch to a
-pricier model at constant call volume, once ``confirm_windows`` windows in a row drift
-(one window of a few huge calls is not drift). Drifting windows are not learned (an incident
-must not become the baseline) until drift has lasted ``ADOPT_AFTER`` windows, after
-which it is the new normal.
+``min_calls`` calls grows until ``max_window_minutes`` (so small series are judged on
+more calls). Each window gives three scaled features: log cost per call, log input
+tokens per call and log output/input ratio. An exponentially weighted mean and variance
+learn each one (a plain mean over the first windows, so the first window does not linger
+as the baseline for a day; River's ``EWMean`` has no such warm start, and
+``HalfSpaceTrees`` measured 170 KB and about 190 µs per series and window here, against
+a few hundred bytes). A window whose cost per call or tokens per call is above its mean
+by a factor of ``ratio`` and by ``z`` standard deviations drifts: prompt bloat or a
+switch to a pricier model at constant call volume. Drift is reported once
+``confirm_windows`` windows in a row drift (one window of a few huge calls is not drift)
+and what those windows cost beyond what their calls usually cost adds up to
+``min_impact_usd``: the dollar floor is judged on the drift so far, not on one window,
+so a quiet series drifting by a few dollars an hour is reported once it has cost them.
+Drifting windows are not learned (an incident must not become the baseline) until drift
+has lasted ``ADOPT_AFTER`` windows, after which it is the new normal.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class UnitCostState:
     """Cost, calls, input and output tokens of the current window so far."""
     learned: int = 0
     drifting: int = 0
+    """Windows in a row that drifted."""
+    drift_start: int = -1
+    """First minute of the first of them."""
+    drift_nanos: int = 0
+    """What they cost beyond what their calls usually cost."""
     moments: list[float] = field(default_factory=lambda: [0.0] * 2 * len(FEATURES))
     """Mean and variance of each feature, in ``FEATURES`` order."""
 
@@ -85,43 +91,51 @@ class UnitCostDetector:
     ) -> bool:
         """Judge the window; False to let it grow."""
         cost, calls, inp, outp = state.sums
-        can_grow = length + bucket.width_minutes <= cfg.max_window_minutes
         if calls < cfg.min_calls or cost <= 0:
-            return not can_grow
+            return length + bucket.width_minutes > cfg.max_window_minutes
         values = (
             math.log(cost / calls),
             math.log((inp + 1) / calls),
             math.log((outp + 1) / (inp + 1)),
         )
-        drifted: list[str] = []
-        moments = state.moments
-        if state.learned >= cfg.warmup_windows:
-            floor = math.log(cfg.ratio)
-            for i, (name, value) in enumerate(zip(FEATURES, values, strict=True)):
-                mean, var = moments[2 * i], moments[2 * i + 1]
-                if value - mean > max(floor, cfg.z * math.sqrt(var)):
-                    drifted.append(name)
-        expected_per_call = math.exp(moments[0])
-        impact = round(cost - calls * expected_per_call)
-        if drifted and impact >= nanos(cfg.min_impact_usd):
+        drifted = self._drifted(state, cfg, values)
+        if drifted and state.drifting < ADOPT_AFTER:
+            if state.drifting == 0:
+                state.drift_start, state.drift_nanos = state.start, 0
             state.drifting += 1
-            if state.drifting < cfg.confirm_windows:
-                return True
-            if state.drifting < ADOPT_AFTER:
-                found = self._finding(state, cfg, bucket, drifted, values, length, calls, impact)
-                out.append(found)
-                return True
-        elif drifted and can_grow:
-            return False
-        else:
+            state.drift_nanos += round(cost - calls * math.exp(state.moments[0]))
+            if state.drifting >= cfg.confirm_windows and state.drift_nanos >= nanos(
+                cfg.min_impact_usd
+            ):
+                out.append(self._finding(state, cfg, bucket, drifted, values, calls))
+            return True
+        if not drifted:
             state.drifting = 0
+        self._learn(state, cfg, values)
+        return True
+
+    @staticmethod
+    def _drifted(state: UnitCostState, cfg: UnitCostConfig, values: tuple[float, ...]) -> list[str]:
+        """The features of a window that drift above their learned distribution."""
+        if state.learned < cfg.warmup_windows:
+            return []
+        floor = math.log(cfg.ratio)
+        moments = state.moments
+        return [
+            name
+            for i, (name, value) in enumerate(zip(FEATURES, values, strict=True))
+            if value - moments[2 * i] > max(floor, cfg.z * math.sqrt(moments[2 * i + 1]))
+        ]
+
+    @staticmethod
+    def _learn(state: UnitCostState, cfg: UnitCostConfig, values: tuple[float, ...]) -> None:
+        moments = state.moments
         alpha = max(1.0 - 0.5 ** (1.0 / cfg.half_life_windows), 1.0 / (state.learned + 1))
         for i, value in enumerate(values):
             deviation = value - moments[2 * i]
             moments[2 * i] += alpha * deviation
             moments[2 * i + 1] = (1.0 - alpha) * (moments[2 * i + 1] + alpha * deviation**2)
         state.learned += 1
-        return True
 
     def _finding(
         self,
@@ -130,12 +144,12 @@ class UnitCostDetector:
         bucket: SeriesBucket,
         drifted: list[str],
         values: tuple[float, ...],
-        length: int,
         calls: int,
-        impact: int,
     ) -> Finding:
         per_call = state.sums[0] / calls
         expected = math.exp(state.moments[0])
+        impact = state.drift_nanos
+        minutes = bucket.start_minute + bucket.width_minutes - state.drift_start
         factors = ", ".join(
             f"{name.replace('_', ' ')} {math.exp(values[i] - state.moments[2 * i]):.1f}x"
             for i, name in enumerate(FEATURES)
@@ -146,13 +160,14 @@ class UnitCostDetector:
             self.name,
             bucket,
             severity,
-            window_minutes=length,
+            window_minutes=minutes,
             measure="usd_per_call",
             observed=per_call / 1e9,
             expected=expected / 1e9,
             impact_nanos=impact,
             headline=(
-                f"{factors} over {calls} calls in {length} min; {usd(impact)} more than usual"
+                f"{factors} over the last {calls} calls; {usd(impact)} more than usual "
+                f"in {minutes} min of drift"
             ),
             labels={"features": ",".join(drifted)},
         )

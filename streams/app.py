@@ -31,6 +31,7 @@ from streams.finops_views import register_finops_views
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
 from streams.metrics import WorkerMetrics
+from streams.progress_log import ProgressLog
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
 from streams.stored_acks import ChangelogTable, CommitTrackingTables
@@ -181,6 +182,7 @@ def create_app(
     app.timer(settings.flush_interval_s)(series.tick)
     watchdog = FetchWatchdog(app, frozenset({settings.usage_topic, settings.buckets_topic}))
     app.timer(WATCHDOG_INTERVAL_S)(watchdog.check)
+    app.timer(settings.progress_log_s)(ProgressLog(metrics.tally).tick)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

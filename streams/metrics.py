@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
@@ -16,13 +17,26 @@ METRICS_PATH = "/metrics"
 _SOURCE_NAMES = {REPORTED: "reported", COMPUTED: "computed", UNPRICED: "unpriced"}
 
 
+@dataclass
+class ProgressTally:
+    """What a worker has done since it started, as plain counts."""
+
+    events: int = 0
+    """Valid, non-duplicate events booked."""
+    messages: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    late: int = 0
+    series_writes: int = 0
+
+
 class WorkerMetrics:
     """Counters the ingest path updates once per message, never once per event."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.counted_events = 0
-        """Valid, non-duplicate events booked by this process (for /v1/progress)."""
+        self.tally = ProgressTally()
+        """Plain running counts: ``/v1/progress`` and the progress log."""
         self.events = Counter(
             "spendwatch_events_total",
             "Valid usage events booked, by how their cost was found.",
@@ -88,6 +102,10 @@ class WorkerMetrics:
         """One message's outcome, from its totals: events counted by cost source, spend,
         unpriced models, duplicates, late events and rejects."""
         self.messages.inc()
+        self.tally.messages += 1
+        self.tally.duplicates += duplicates
+        self.tally.rejected += len(decoded.rejected)
+        self.tally.late += totals.late
         counted = unpriced_calls = nanos = 0
         unpriced: Tally[tuple[str, str]] = Tally()
         for combo, sums in totals.combos.items():
@@ -96,7 +114,7 @@ class WorkerMetrics:
             if sums[UNPRICED_CALLS]:
                 unpriced_calls += sums[UNPRICED_CALLS]
                 unpriced[(combo[6], combo[5])] += sums[UNPRICED_CALLS]
-        self.counted_events += counted
+        self.tally.events += counted
         by_source = {REPORTED: reported, UNPRICED: unpriced_calls,
                      COMPUTED: counted - reported - unpriced_calls}  # fmt: skip
         for code, count in by_source.items():

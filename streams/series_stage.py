@@ -140,6 +140,7 @@ class SeriesStage:
                 mtd = state.window("mtd", now_minute)[0]
                 self.metrics.team_mtd.labels(name[5:]).set(mtd / 1e9)
         self.metrics.series_flushed.inc(len(buffer.dirty))
+        self.metrics.tally.series_writes += len(buffer.dirty)
         if self.detection is not None:
             buffer.evaluated_at = self.detection.watermark
             await self.detection.evaluate(partition, buffer.dirty, self.series)

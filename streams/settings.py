@@ -52,6 +52,9 @@ class WorkerSettings(BaseSettings):
         description="Dimensions that get a series per value",
     )
     flush_interval_s: float = Field(1.0, gt=0, le=60, description="Series state flush interval")
+    progress_log_s: float = Field(
+        60.0, gt=0, description="How often the worker logs what it booked (when it did)"
+    )
     max_cached_series: int = Field(
         50_000, ge=100, description="Series states kept in memory; the rest are read from disk"
     )

@@ -167,7 +167,7 @@ def register_views(handle: SpendwatchApp, access: ReadAccess | None = None) -> N
     @app.page("/v1/progress")
     class Progress(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"events": handle.metrics.counted_events})
+            return self.json({"events": handle.metrics.tally.events})
 
     @app.page(METRICS_PATH)
     class Metrics(View):

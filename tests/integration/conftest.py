@@ -77,6 +77,7 @@ def spawn_worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[...,
             topic_prefix=topic_prefix,
             data_dir=data_dir,
             options=options,
+            env={"SPENDWATCH_PROGRESS_LOG_S": "5"},
         )
         started.append(proc)
         proc.start()

@@ -66,6 +66,30 @@ async def all_resolved_and_delivered(
             await asyncio.sleep(1)
 
 
+async def wait_for_page(
+    rig: Rig,
+    worker: WorkerProcess,
+    service: NotifierService,
+    condition: Callable[[], bool],
+    series: str,
+) -> None:
+    """Until PagerDuty got a page meeting ``condition``; on a timeout, fail with what the
+    worker counted and raised, what the notifier took, and the worker's log."""
+    try:
+        await rig.pagerduty.wait_until(condition, PAGE_WITHIN_S)
+    except TimeoutError:
+        raised = await outbox_alerts(rig.bootstrap, rig.topics)
+        states = sorted(f"{a.scope.name} {a.state.value} v{a.version}" for a in raised.values())
+        counted = {s: worker.get(f"/v1/series/{s}?window=all") for s in (series, "org=all")}
+        pytest.fail(
+            f"no page within {PAGE_WITHIN_S}s; outbox: {states}; counted: {counted}; "
+            f"notifier pending {service.offsets.pending}, "
+            f"committable {service.offsets.committable()}; pagerduty got "
+            f"{len(rig.pagerduty.events)}, slack {len(rig.slack.posted())}\n"
+            f"{worker.log_tail(40)}"
+        )
+
+
 async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pagerduty(
     rig: Rig,
     spawn_worker: Callable[..., WorkerProcess],
@@ -86,19 +110,13 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
         # The incident, while it lasts: on-call hears of it ...
         first_part = _traffic(make_event, start, range(BEFORE + SPIKE + 2))
         await produce(kafka_bootstrap, prefix + "usage", first_part)
-        try:
-            await fake_pagerduty.wait_until(
-                lambda: any(RUNAWAY in str(e.get("payload")) for e in fake_pagerduty.events),
-                PAGE_WITHIN_S,
-            )
-        except TimeoutError:
-            raised = await outbox_alerts(kafka_bootstrap, rig.topics)
-            states = sorted(f"{a.scope.name} {a.state.value}" for a in raised.values())
-            spend = worker.get(f"/v1/series/{RUNAWAY}")
-            pytest.fail(
-                f"no page within {PAGE_WITHIN_S}s; outbox: {states}; {RUNAWAY}: {spend}; "
-                f"pagerduty got {len(fake_pagerduty.events)}\n{worker.log_tail(30)}"
-            )
+        await wait_for_page(
+            rig,
+            worker,
+            service,
+            lambda: any(RUNAWAY in str(e.get("payload")) for e in fake_pagerduty.events),
+            RUNAWAY,
+        )
         # ... and again when it is over.
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(kafka_bootstrap, prefix + "usage", _traffic(make_event, start, rest))
@@ -165,7 +183,7 @@ async def test_a_team_wide_spike_spread_over_ten_keys_pages_once_on_the_team(
     """No key dominates, so nothing explains the team's alert: it pages, once, and names
     the organisation and the model it raised on too."""
     prefix = rig.names("sw") + "."
-    spawn_worker(app_id=rig.names("app"), topic_prefix=prefix, partitions=2)
+    worker = spawn_worker(app_id=rig.names("app"), topic_prefix=prefix, partitions=2)
     rig = replace(rig, topics=AlertTopics(prefix))
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
         minutes=BEFORE + SPIKE + AFTER
@@ -176,7 +194,7 @@ async def test_a_team_wide_spike_spread_over_ten_keys_pages_once_on_the_team(
             prefix + "usage",
             _team_traffic(make_event, start, range(BEFORE + SPIKE + 2)),
         )
-        await rig.pagerduty.wait_until(lambda: bool(rig.pagerduty.events), 120)
+        await wait_for_page(rig, worker, service, lambda: bool(rig.pagerduty.events), "team=search")
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(rig.bootstrap, prefix + "usage", _team_traffic(make_event, start, rest))
         raised = await all_resolved_and_delivered(rig.bootstrap, rig.topics, service)

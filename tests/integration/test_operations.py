@@ -31,6 +31,14 @@ def wait_calls(worker: WorkerProcess, series: str, calls: int, timeout: float = 
     raise AssertionError(f"{series} never reached {calls} calls\n{worker.log_tail()}")
 
 
+def wait_logged(worker: WorkerProcess, text: str, timeout: float = 30) -> None:
+    """The progress log (every 5 s in tests) says what the worker booked."""
+    deadline = time.monotonic() + timeout
+    while text not in worker.log_path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"never logged {text!r}\n{worker.log_tail()}"
+        time.sleep(0.5)
+
+
 def test_sigterm_stops_cleanly_and_a_restart_keeps_exact_totals(
     spawn_worker: Callable[..., WorkerProcess],
     kafka_bootstrap: str,
@@ -44,6 +52,7 @@ def test_sigterm_stops_cleanly_and_a_restart_keeps_exact_totals(
     wait_calls(worker, "api_key_id=k-ops", 50)
     before = worker.get("/v1/series/api_key_id=k-ops?window=all")
     assert worker.get_status("/readyz") == 200
+    wait_logged(worker, "booked 50 events (+50, ")
 
     worker.stop(timeout=60)
     assert worker.proc is not None and worker.proc.returncode == 0, worker.log_tail()

@@ -51,6 +51,29 @@ def test_small_series_drift_is_judged_on_a_longer_window() -> None:
     assert max(f.window_end - f.window_start for f in found).total_seconds() > 5 * 60
 
 
+def test_a_quiet_series_is_reported_once_its_drift_has_cost_the_dollar_floor() -> None:
+    """About a cent a minute more never makes $2 in one window of at most an hour; the
+    drift as a whole does, and is reported then, not before."""
+
+    def buckets(drift_minutes: int) -> list[SeriesBucket]:
+        return rhythm_buckets(
+            APP, 1200, seed=6, calls_per_minute=20, usd_per_minute=0.005,
+            cost_per_call_factor=lambda i: 3.0 if 600 <= i < 600 + drift_minutes else 1.0,
+        )  # fmt: skip
+
+    long = buckets(600)
+    found = feed(UnitCostDetector(DetectorsConfig()), APP, long)
+    assert found
+    first = found[0]
+    assert 2 * 10**9 <= first.impact_nanos < 3 * 10**9
+    drift_so_far = sum(b.cost_nanos * 2 // 3 for b in long[600:] if b.end <= first.at)
+    assert drift_so_far >= 2 * 10**9 * 0.8
+    assert (first.window_end - first.window_start).total_seconds() > 60 * 60
+    short = buckets(45)
+    assert sum(b.cost_nanos * 2 // 3 for b in short[600:645]) < 2 * 10**9
+    assert feed(UnitCostDetector(DetectorsConfig()), APP, short) == []
+
+
 TEAM = Scope.parse("team=search")
 
 
