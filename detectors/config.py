@@ -73,6 +73,10 @@ class SpikeConfig(BaseModel):
     """Weight of each new day in the time-of-day profile (weekdays and weekends apart)."""
     protect_weight: float = Field(0.05, ge=0, le=1)
     """Learning rate multiplier while anomalous: an incident never becomes the baseline."""
+    utc_offset_hours: float = Field(0.0, ge=-12, le=14)
+    """Local time of the organisation (or, as an override, of a team): the time-of-day
+    profile keeps weekdays and weekends apart by local days. A fixed offset (no daylight
+    saving); changing it moves what was learned by as much."""
     creep_window_minutes: int = Field(240, ge=30)
     creep_ratio: float = Field(2.0, gt=1)
     """Sustained spend above the same hours of previous days by this factor is creep."""

@@ -1,6 +1,7 @@
 """A time-of-day spend profile: what a series normally spends per minute at this hour.
 
-Two profiles of 96 quarter-hour slots, one for weekdays and one for weekends (UTC), each
+Two profiles of 96 quarter-hour slots, one for weekdays and one for weekends (of the
+minutes given: the spike detector gives local time, ``utc_offset_hours``), each
 slot an exponentially weighted mean of the per-minute spend observed in it. A new day
 weighs ``day_weight``; the first day of a slot is a plain mean, so a recurring job seen
 once is already expected the next day. Samples are clipped to ``growth`` times what the
@@ -13,8 +14,10 @@ while a genuinely new recurring pattern is learned within a few days.
 ...     p.learn(minute, 100.0 if minute % 1440 < 60 else 10.0, 0.3, 3.0)
 >>> round(p.expect(monday + 2 * 1440 + 30)), round(p.expect(monday + 2 * 1440 + 600))
 (100, 10)
->>> round(p.expect(monday + 5 * 1440 + 30))  # Saturday: weekdays stand in for weekends
+>>> round(p.expect(monday + 5 * 1440 + 30))  # Saturday: the weekdays' job stands in
 100
+>>> round(p.expect(monday + 5 * 1440 + 600))  # but not their rhythm: nothing known yet
+0
 >>> TimeOfDayProfile.empty().expect(monday)
 0.0
 """
@@ -28,6 +31,8 @@ SLOT_MINUTES = 15
 SLOTS = 1440 // SLOT_MINUTES
 FULL = SLOT_MINUTES
 """Samples after which a slot counts as seen (one full day of it)."""
+JOB_RATIO = 2.0
+"""A slot spending this many times the hours around it holds a recurring job."""
 
 
 def slot_of(minute: int) -> int:
@@ -47,13 +52,31 @@ class TimeOfDayProfile:
         return cls(array("f", bytes(4 * 2 * SLOTS)), array("H", bytes(2 * 2 * SLOTS)))
 
     def expect(self, minute: int) -> float:
-        """The largest mean of this slot and its neighbours; until the slot itself has been
-        seen on its kind of day (weekday or weekend), the other kind's count as well."""
+        """The largest mean of this slot and its neighbours. Until the slot itself has been
+        seen on its kind of day (weekday or weekend), the other kind's stand in where they
+        hold a recurring job (``JOB_RATIO`` times the hours around them): weekdays may spend
+        several times what weekends do, and would mask a spike on the first weekend, but a
+        nightly job runs on both."""
         slot = slot_of(minute)
         best = self._near(slot)
         if self.counts[slot] < FULL:
-            best = max(best, self._near((slot + SLOTS) % (2 * SLOTS)))
+            other = (slot + SLOTS) % (2 * SLOTS)
+            stand_in = self._near(other)
+            if stand_in > JOB_RATIO * self._around(other):
+                best = max(best, stand_in)
         return max(best, 0.0)
+
+    def _around(self, slot: int) -> float:
+        """Mean of the seen slots 45 minutes to 2 hours before and after ``slot``."""
+        base = slot - slot % SLOTS
+        total, n = 0.0, 0
+        for distance in range(3, 9):
+            for near in (slot - distance, slot + distance):
+                s = base + near % SLOTS
+                if self.counts[s] >= FULL:
+                    total += self.means[s]
+                    n += 1
+        return total / n if n else 0.0
 
     def usual(self, minute: int) -> float:
         """This slot's mean alone (the other kind of day's until seen; 0 if neither)."""

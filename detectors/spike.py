@@ -57,6 +57,11 @@ class SpikeState:
     """(actual, expected) over the window when the last whole hour was creep."""
 
 
+def _local(cfg: SpikeConfig, minute: int) -> int:
+    """A minute of the epoch moved to the organisation's local time."""
+    return minute + round(cfg.utc_offset_hours * 60)
+
+
 class SpikeDetector:
     """See the module docstring. Findings: ``spend_spike`` and ``spend_creep``."""
 
@@ -74,9 +79,9 @@ class SpikeDetector:
     def new_state(self, scope: Scope, minute: int) -> SpikeState:
         return SpikeState(born=minute)
 
-    def expected(self, state: SpikeState, minute: int) -> float:
+    def expected(self, state: SpikeState, cfg: SpikeConfig, minute: int) -> float:
         """Expected spend per minute (nano-USD) at ``minute``."""
-        return max(state.level, state.profile.expect(minute))
+        return max(state.level, state.profile.expect(_local(cfg, minute)))
 
     def observe(self, state: SpikeState, bucket: SeriesBucket) -> list[Finding]:
         cfg = self.settings(bucket.scope)
@@ -86,12 +91,12 @@ class SpikeDetector:
             return []
         if bucket.closed and state.last >= 0 and minute > state.last + width:
             self._gap(state, cfg, state.last + width, minute - state.last - width)
-        expected = self.expected(state, minute)
+        expected = self.expected(state, cfg, minute)
         spike = self._spike(state, cfg, bucket, expected)
         if not bucket.closed:
             return [spike] if spike else []
         found = [spike] if spike else []
-        usual = state.profile.usual(minute)
+        usual = state.profile.usual(_local(cfg, minute))
         anomalous = spike is not None or self._unusual(state, cfg, bucket, expected)
         self._learn(state, cfg, bucket, expected, anomalous)
         creep = self._creep(state, cfg, bucket, expected, usual, anomalous)
@@ -185,7 +190,8 @@ class SpikeDetector:
         deviation = per_minute - state.level
         state.level += alpha * deviation
         state.var = (1.0 - alpha) * (state.var + alpha * deviation * deviation)
-        for m in range(bucket.start_minute, bucket.start_minute + width):
+        local = _local(cfg, bucket.start_minute)
+        for m in range(local, local + width):
             state.profile.learn(m, per_minute, cfg.profile_day_weight, PROFILE_GROWTH)
         self._remember(state, bucket.cost_nanos)
         state.last = bucket.start_minute
@@ -203,16 +209,20 @@ class SpikeDetector:
         decay = 0.5 ** (minutes / cfg.level_half_life_minutes)
         state.var = decay * state.var + (1.0 - decay) * state.level * state.level
         state.level *= decay
-        state.profile.learn_zeros(start, minutes, cfg.profile_day_weight)
+        local = _local(cfg, start)
+        state.profile.learn_zeros(local, minutes, cfg.profile_day_weight)
         for _ in range(min(minutes, state.recent.maxlen or 0)):
             self._remember(state, 0)
         state.history += minutes
-        for m in range(start, start + min(minutes, cfg.creep_window_minutes)):
+        for m in range(local, local + min(minutes, cfg.creep_window_minutes)):
             self._creep_push(state, cfg, 0.0, state.profile.expect(m), m)
 
     def _creep_push(
         self, state: SpikeState, cfg: SpikeConfig, actual: float, expected: float, minute: int
     ) -> None:
+        """Add a minute (local time) to the hourly sums; at each new hour, judge the window.
+        A verdict stands until the next hour, or for one bucket when the next hour has no
+        history to judge against."""
         hour = minute // 60
         if hour != state.creep_hour:
             if state.creep_hour >= 0:
@@ -220,11 +230,12 @@ class SpikeDetector:
                 while len(state.creep_hours) > cfg.creep_window_minutes // 60:
                     state.creep_hours.popleft()
                 state.creep_verdict = self._creep_verdict(state, cfg)
+            else:
+                state.creep_verdict = None
             state.creep_hour, state.creep_now = hour, [0.0, 0.0]
         if not state.profile.seen(minute, CREEP_HISTORY_DAYS):
             state.creep_hours.clear()
             state.creep_hour = -1
-            state.creep_verdict = None
             return
         state.creep_now[0] += actual
         state.creep_now[1] += expected
@@ -256,18 +267,19 @@ class SpikeDetector:
     ) -> Finding | None:
         width = bucket.width_minutes
         actual = expected if anomalous else bucket.cost_nanos / width
-        for m in range(bucket.start_minute, bucket.start_minute + width):
+        local = _local(cfg, bucket.start_minute)
+        for m in range(local, local + width):
             self._creep_push(state, cfg, actual, profile_expected, m)
         if state.creep_verdict is None:
             return None
         observed, exp_w = state.creep_verdict
         excess = observed - exp_w
-        hours = len(state.creep_hours)
+        hours = cfg.creep_window_minutes // 60
         return finding(
             self.creep_name,
             bucket,
             Severity.WARNING,
-            window_minutes=60 * hours + bucket.start_minute % 60 + width,
+            window_minutes=60 * hours + _local(cfg, bucket.start_minute) % 60 + width,
             measure="usd_per_window",
             observed=observed / 1e9,
             expected=exp_w / 1e9,

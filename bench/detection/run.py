@@ -40,7 +40,8 @@ def team_day_spend(scenario: Scenario) -> dict[str, int]:
 
 def run_scenario(scenario: Scenario, base: DetectorsConfig) -> tuple[list[Alert], dict[str, Any]]:
     budgets = {**budgets_from_day(team_day_spend(scenario)), **base.budgets}
-    config = base.model_copy(update={"budgets": budgets})
+    local = base.spike.model_copy(update={"utc_offset_hours": scenario.profile.utc_offset_hours})
+    config = base.model_copy(update={"budgets": budgets, "spike": local})
     engine = BacktestEngine(DetectorSuite(config), AlertLifecycle())
     generator = scenario.generator()
     started = time.perf_counter()

@@ -128,13 +128,17 @@ def build_scenario(seed: int, days: int = 4) -> Scenario:
     span = (days - 1) * DAY_S - 4 * 3600
     gap = span / len(kinds)
     for i, kind in enumerate(kinds):
-        for _ in range(50):
+        best: tuple[float, Incident] | None = None
+        for _ in range(50):  # the first draw worth detecting, else the costliest
             start = WARMUP_S + 3600 + i * gap + float(rng.uniform(0, gap - 75 * 60))
             incident, extra = _draw(kind, rng, start, short_keys, short_apps, short_teams,
                                     f"key-leaked-{seed}-{i}", usd_per_s, probe)  # fmt: skip
+            if best is None or extra > best[0]:
+                best = (extra, incident)
             if extra >= MIN_INCIDENT_USD:
                 break
-        incidents.append(incident)
+        assert best is not None
+        incidents.append(best[1])
     creep_keys = [k for k in keys if k.team == long_teams[0]] or keys
     creep_key = max(creep_keys, key=lambda k: usd_per_s([k.api_key_id], 12 * 3600)).api_key_id
     creep_start = (days - 2) * DAY_S + 2 * 3600  # creep needs two days of history

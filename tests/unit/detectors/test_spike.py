@@ -111,3 +111,50 @@ def test_creep_needs_two_days_of_history_and_forgets_a_verdict_when_history_laps
     for bucket, factor in zip(buckets, growth, strict=True):
         bucket.cost_nanos = round(bucket.cost_nanos * factor)
     assert [f for f in run(buckets) if f.detector == "spend_creep"] == []
+
+
+@pytest.mark.parametrize("offset_hours", [-8.0, 5.5])
+def test_weekends_are_the_organisations_local_weekends(offset_hours: float) -> None:
+    """A quiet local weekend is learned as the weekend, however far from UTC it is."""
+    shift = round(offset_hours * 60)
+
+    def usd_per_minute(minute: int) -> float:
+        local_day = (minute + shift) // 1440
+        return 0.1 if (local_day + 3) % 7 >= 5 else 1.0  # 1970-01-01 was a Thursday
+
+    buckets = [
+        SeriesBucket(SCOPE, m, 1, round(usd_per_minute(m) * 1e9), 10)
+        for m in range(MONDAY, MONDAY + 14 * 1440)
+    ]
+    config = DetectorsConfig.model_validate({"spike": {"utc_offset_hours": offset_hours}})
+    detector = SpikeDetector(config)
+    state = detector.new_state(SCOPE, MONDAY)
+    for bucket in buckets:
+        detector.observe(state, bucket)
+    state.level = 0.0  # the profile alone
+    monday = MONDAY + 14 * 1440
+    for minute in (monday - shift + 60, monday + 4 * 1440 - shift + 60):  # Mon, Fri 01:00
+        assert detector.expected(state, config.spike, minute) == pytest.approx(1e9, rel=0.01)
+    for minute in (monday - shift - 120, monday + 5 * 1440 - shift + 60):  # Sun 22:00, Sat 01:00
+        assert detector.expected(state, config.spike, minute) == pytest.approx(1e8, rel=0.01)
+
+
+def test_creep_that_completes_as_the_weekend_begins_is_still_reported() -> None:
+    """Four hours at 2.6x end at Friday midnight; Saturday has no history to judge against,
+    but the verdict on the hours that had it stands for the next bucket."""
+    wednesday = MONDAY + 2 * 1440
+    friday_evening = wednesday + 2 * 1440 + 20 * 60
+
+    def usd_per_minute(minute: int) -> float:
+        return 2.6 if friday_evening <= minute < friday_evening + 240 else 1.0
+
+    buckets = [
+        SeriesBucket(SCOPE, m, 1, round(usd_per_minute(m) * 1e9), 10)
+        for m in range(wednesday, friday_evening + 240 + 60)
+    ]
+    found = run(buckets)
+    assert [f.detector for f in found] == ["spend_creep"]
+    (creep,) = found
+    assert creep.at == buckets[-60].end  # Saturday's first minute
+    assert creep.observed > 2 * creep.expected
+    assert "over 4 h" in creep.summary

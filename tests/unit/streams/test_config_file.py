@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from detectors.config import DetectorsConfig
 from streams.cli import app
 from streams.config_errors import ConfigError
 from streams.config_file import SpendwatchConfig
@@ -35,6 +36,17 @@ def test_the_example_config_is_valid_and_documents_every_section() -> None:
             assert f"  {key}:" in text, f"{name}.{key}"
     assert loaded.config.key_owners["key-search-1"].team == "search"
     assert len(loaded.version) == 16
+
+
+def test_the_example_config_lists_every_detector_key_at_its_default() -> None:
+    loaded = load_config(EXAMPLE)
+    text = EXAMPLE.read_text()
+    defaults = DetectorsConfig()
+    assert detectors_config(loaded.config.detectors, loaded.config.budgets) == defaults
+    for name in DetectorsConfig.model_fields:
+        assert f"\n  {name}:" in text, name
+        for key in getattr(type(getattr(defaults, name)), "model_fields", {}):
+            assert f"\n    {key}:" in text, f"detectors.{name}.{key}"
 
 
 def test_an_empty_file_means_every_default() -> None:
