@@ -46,7 +46,7 @@ class SpikeConfig(BaseModel):
     dimensions: tuple[Dimension, ...] = DIMENSIONS
     warmup_minutes: int = Field(60, ge=1)
     """Minutes of history before the detector may fire on a series."""
-    windows_minutes: tuple[int, ...] = (1, 3, 10, 30)
+    windows_minutes: tuple[int, ...] = (1, 3, 5, 10, 30)
     """Windows compared with the expectation; short ones catch big spikes fast."""
 
     @field_validator("windows_minutes")
