@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from detectors.config import DetectorsConfig
@@ -158,3 +160,22 @@ def test_creep_that_completes_as_the_weekend_begins_is_still_reported() -> None:
     assert creep.at == buckets[-60].end  # Saturday's first minute
     assert creep.observed > 2 * creep.expected
     assert "over 4 h" in creep.summary
+
+
+def test_a_short_spike_on_a_small_series_is_caught_by_the_five_minute_window() -> None:
+    """$0.15 a minute, then five minutes at 4.8x: three minutes of it stay under the $2
+    floor and ten minutes dilute it under 3x; five minutes hold it."""
+    spike_at = MONDAY + 1440
+
+    def usd_per_minute(minute: int) -> float:
+        return 0.72 if spike_at <= minute < spike_at + 5 else 0.15
+
+    buckets = [
+        SeriesBucket(SCOPE, m, 1, round(usd_per_minute(m) * 1e9), 10)
+        for m in range(MONDAY, spike_at + 60)
+    ]
+    found = run(buckets)
+    assert found and {f.window_end - f.window_start for f in found} == {timedelta(minutes=5)}
+    assert buckets[1440 + 3].end <= found[0].at <= buckets[1440 + 4].end
+    without_five = DetectorsConfig.model_validate({"spike": {"windows_minutes": [1, 3, 10, 30]}})
+    assert run(buckets, without_five) == []
