@@ -105,7 +105,7 @@ def bench_detection(
     """Detection quality on labelled synthetic traffic: recall, precision, false alerts per
     day and time to detect, per incident kind and overall. The last stdout line is JSON;
     progress and the table go to stderr."""
-    from streams.cli import _bench_package
+    from streams.cli_bench import _bench_package
 
     _bench_package("detection")
     from bench.detection import print_table, run_detection_bench, summary_line
