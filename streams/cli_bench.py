@@ -38,6 +38,11 @@ def _run_bench(run: Callable[[], str]) -> None:
 
 bench_app = typer.Typer(help="Benchmarks on a real Kafka broker (from a checkout).")
 
+BenchBootstrap = Annotated[
+    str | None,
+    typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
+]
+
 
 @bench_app.command("throughput")
 def bench_throughput(
@@ -46,10 +51,7 @@ def bench_throughput(
         int | None,
         typer.Option(min=1, help="Events for the one-event-per-message runs (default: N/10)."),
     ] = None,
-    bootstrap: Annotated[
-        str | None,
-        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
-    ] = None,
+    bootstrap: BenchBootstrap = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of the input topics.")] = 4,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per batched message.")] = 1000,
     naive_store: Annotated[
@@ -89,10 +91,7 @@ def bench_memory(
     series: Annotated[
         str, typer.Option(help="Distinct api_key_id series per measurement, comma-separated.")
     ] = "10000,100000",
-    bootstrap: Annotated[
-        str | None,
-        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
-    ] = None,
+    bootstrap: BenchBootstrap = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of the usage topic.")] = 4,
     events_per_key: Annotated[int, typer.Option(min=1, help="Events per api_key_id.")] = 2,
     keep_dir: Annotated[bool, typer.Option(help="Keep the run's logs and state.")] = False,
@@ -121,10 +120,7 @@ def bench_memory(
 @bench_app.command("latency")
 def bench_latency(
     runs: Annotated[int, typer.Option(min=1, help="Spikes to time, one fresh key each.")] = 8,
-    bootstrap: Annotated[
-        str | None,
-        typer.Option("--bootstrap", "-b", help="Use this broker (default: start a local one)."),
-    ] = None,
+    bootstrap: BenchBootstrap = None,
 ) -> None:
     """Wall-clock time from the first event of a 10x spike, in live steady traffic, to the
     alert reaching a local Slack server through the worker, the outbox and the notifier.
