@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import faust
 import mode
-from faust.types import TP
 
 from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
@@ -145,9 +144,7 @@ def create_app(
         buckets_topic=buckets,
         dedup_table=_raw_table(app, "dedup", settings.partitions, settings),
         guard=guard,
-        committed=lambda partition: cast(CommitTrackingTables, app.tables).committed.get(
-            TP(settings.usage_topic, partition)
-        ),
+        committed=CommitTrackingTables.committed_of(app, settings.usage_topic),
     )
     detection = None
     if settings.detect:

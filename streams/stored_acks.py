@@ -17,12 +17,12 @@ matter), and a failed send stops the stream at its next message instead of commi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
 import faust
 from faust.tables import TableManager
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from faust.types.tuples import FutureMessage
 
 
@@ -95,3 +95,13 @@ class CommitTrackingTables(TableManager):
     def on_commit(self, offsets: MutableMapping[Any, int]) -> None:
         super().on_commit(offsets)
         self.committed.update(offsets)
+
+    @staticmethod
+    def committed_of(app: Any, topic: str) -> Callable[[int], int | None]:
+        """A partition of ``topic`` to its last committed offset, on ``app``'s manager."""
+
+        def committed(partition: int) -> int | None:
+            tables: CommitTrackingTables = app.tables
+            return tables.committed.get(TP(topic, partition))
+
+        return committed
