@@ -3,7 +3,8 @@
 Each seed draws a different organisation and rhythm (size, rate, peak hour, peak to
 trough, weekend share, time zone, start weekday), a nightly batch job that is normal,
 and a run of incidents from day two on: runaway loops, leaked keys, model
-switches, prompt bloat, a team-wide spike, gradual creep and a budget exhaustion.
+switches, prompt bloat, a team-wide spike, gradual creep and a budget exhaustion (a team
+at 4x from some hour of day two to the end).
 Day one is warm-up. Budgets are set for every team at ``BUDGET_MARGIN`` times a month of its
 warm-up day, so only the exhausting team should ever be reported. Incidents target the
 more expensive half of keys and apps and are drawn with at least ``MIN_INCIDENT_USD`` of
@@ -144,7 +145,10 @@ def build_scenario(seed: int, days: int = 4) -> Scenario:
     creep_start = (days - 2) * DAY_S + 2 * 3600  # creep needs two days of history
     incidents.append(Incident.gradual_creep(creep_key, creep_start, 22 * 3600, 0.05))
     exhaust_start = WARMUP_S + float(rng.uniform(2, 20)) * 3600
-    incidents.append(Incident.budget_exhaustion(long_teams[1], exhaust_start, 10 * 3600, 4.0))
+    # 4x until the end: the team's month-end forecast passes a budget of 1.6x its usual
+    # month within the scenario (a 10-hour burst at 4x uses 2 % of it and is a spike)
+    exhaust_s = days * DAY_S - exhaust_start
+    incidents.append(Incident.budget_exhaustion(long_teams[1], exhaust_start, exhaust_s, 4.0))
     return Scenario(
         seed=seed,
         profile=profile,
