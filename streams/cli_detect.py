@@ -101,6 +101,13 @@ def bench_detection(
         typer.Option(help="Config file with a 'detectors' section (default: defaults)."),
     ] = None,
     show: Annotated[bool, typer.Option(help="List false and missed alerts.")] = False,
+    local_time: Annotated[
+        bool,
+        typer.Option(
+            help="Set each organisation's UTC offset (spike.utc_offset_hours) as its "
+            "operators would; --no-local-time keeps the config's (UTC by default)."
+        ),
+    ] = True,
 ) -> None:
     """Detection quality on labelled synthetic traffic: recall, precision, false alerts per
     day and time to detect, per incident kind and overall. The last stdout line is JSON;
@@ -119,7 +126,12 @@ def bench_detection(
         ) from exc
     console, say = bench_console()
     summary = run_detection_bench(
-        seed_list, days, load_detectors_config(config), say=say, show_false=show
+        seed_list,
+        days,
+        load_detectors_config(config),
+        say=say,
+        show_false=show,
+        local_time=local_time,
     )
     print_table(console, summary)
     typer.echo(summary_line(summary))

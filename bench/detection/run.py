@@ -38,10 +38,17 @@ def team_day_spend(scenario: Scenario) -> dict[str, int]:
     return dict(spend)
 
 
-def run_scenario(scenario: Scenario, base: DetectorsConfig) -> tuple[list[Alert], dict[str, Any]]:
+def run_scenario(
+    scenario: Scenario, base: DetectorsConfig, local_time: bool = True
+) -> tuple[list[Alert], dict[str, Any]]:
+    """Alerts and run figures; ``local_time`` sets the organisation's UTC offset in the
+    config, as its operators would (else the config's own, UTC by default)."""
     budgets = {**budgets_from_day(team_day_spend(scenario)), **base.budgets}
-    local = base.spike.model_copy(update={"utc_offset_hours": scenario.profile.utc_offset_hours})
-    config = base.model_copy(update={"budgets": budgets, "spike": local})
+    update: dict[str, Any] = {"budgets": budgets}
+    if local_time:
+        offset = scenario.profile.utc_offset_hours
+        update["spike"] = base.spike.model_copy(update={"utc_offset_hours": offset})
+    config = base.model_copy(update=update)
     engine = BacktestEngine(DetectorSuite(config), AlertLifecycle())
     generator = scenario.generator()
     started = time.perf_counter()
@@ -74,12 +81,13 @@ def run_detection_bench(
     config: DetectorsConfig | None = None,
     say: Callable[[str], None] = lambda _: None,
     show_false: bool = False,
+    local_time: bool = True,
 ) -> dict[str, Any]:
     scored: list[Scored] = []
     runs = []
     for seed in seeds:
         scenario = build_scenario(seed, days)
-        alerts, run = run_scenario(scenario, config or DetectorsConfig())
+        alerts, run = run_scenario(scenario, config or DetectorsConfig(), local_time)
         result = score(scenario, alerts, days * DAY_S)
         scored.append(result)
         runs.append(run)
@@ -94,7 +102,13 @@ def run_detection_bench(
             for label in result.labels:
                 if label.first_alert is None:
                     say(f"  missed: {label.kind} {label.start:%a %H:%M} {sorted(label.series)[:3]}")
-    return {"seeds": seeds, "days": days, "rows": table(scored), "runs": runs}
+    return {
+        "seeds": seeds,
+        "days": days,
+        "local_time": local_time,
+        "rows": table(scored),
+        "runs": runs,
+    }
 
 
 def print_table(console: Console, summary: dict[str, Any]) -> None:
