@@ -29,6 +29,7 @@ from streams.fetch_watchdog import FetchWatchdog
 from streams.finops_views import register_finops_views
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
+from streams.memory_trim import TRIM_EVERY_S, MemoryTrim
 from streams.metrics import WorkerMetrics
 from streams.progress_log import ProgressLog
 from streams.series_stage import SeriesStage
@@ -180,6 +181,7 @@ def create_app(
     watchdog = FetchWatchdog(app, frozenset({settings.usage_topic, settings.buckets_topic}))
     app.timer(WATCHDOG_INTERVAL_S)(watchdog.check)
     app.timer(settings.progress_log_s)(ProgressLog(metrics.tally).tick)
+    app.timer(TRIM_EVERY_S)(MemoryTrim.for_this_libc().tick)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
