@@ -2,7 +2,7 @@
 
 import typer
 
-from streams.cli import bench_memory
+from streams.cli_bench import bench_memory
 
 if __name__ == "__main__":
     typer.run(bench_memory)

@@ -148,7 +148,8 @@ class Recovery:
 def time_recovery(
     worker: WorkerProcess, expected: Mapping[str, int], timeout_s: float = 600.0
 ) -> Recovery:
-    """Start ``worker`` and time it until ``expected`` series answer with their calls."""
+    """Start ``worker`` and time it until ``expected`` series answer with their calls and
+    it is ready."""
     started = time.perf_counter()
     worker.start()
     http_s: float | None = None
@@ -161,4 +162,16 @@ def time_recovery(
             raise worker.failed(f"no HTTP after {timeout_s:.0f}s")
         time.sleep(RECOVERY_POLL_S)
     wait_series(worker, expected, timeout_s - (time.perf_counter() - started))
+    wait_tables_recovered(worker, timeout_s - (time.perf_counter() - started))
     return Recovery(time.perf_counter() - started, http_s)
+
+
+def wait_tables_recovered(worker: WorkerProcess, timeout_s: float) -> None:
+    """Until ``/readyz`` answers 200: every table recovered, not only the series probed
+    (Faust answers reads while other partitions still replay their changelogs)."""
+    started = time.perf_counter()
+    while (answer := http_get(f"{worker.url}/readyz", timeout=2)) is None or answer[0] != 200:
+        _alive(worker, "before it was ready")
+        if time.perf_counter() - started > timeout_s:
+            raise worker.failed(f"not ready after {timeout_s:.0f}s")
+        time.sleep(RECOVERY_POLL_S)

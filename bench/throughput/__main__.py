@@ -2,7 +2,7 @@
 
 import typer
 
-from streams.cli import bench_throughput
+from streams.cli_bench import bench_throughput
 
 if __name__ == "__main__":
     typer.run(bench_throughput)
