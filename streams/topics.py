@@ -86,14 +86,15 @@ def layout_problems(settings: WorkerSettings, found: dict[str, int]) -> list[str
     A table keyed by a topic needs a changelog with as many partitions as that topic.
     """
     problems = []
-    sources = {settings.usage_topic: settings.partitions}
-    sources.update({settings.buckets_topic: settings.series_partitions})
-    for topic, n in sources.items():
+    sources = {
+        settings.usage_topic: (settings.partitions, "kafka.partitions"),
+        settings.buckets_topic: (settings.series_partitions, "kafka.bucket_partitions"),
+    }
+    for topic, (n, key) in sources.items():
         if found.get(topic) != n:
-            flag = "partitions" if topic == settings.usage_topic else "bucket_partitions"
             problems.append(
                 f"topic {topic} has {found.get(topic)} partitions, "
-                f"but this worker is configured for {n} (kafka.{flag})"
+                f"but this worker is configured for {n} ({key})"
             )
     for topic, n in changelog_topics(settings).items():
         if found.get(topic) != n:
@@ -104,6 +105,3 @@ def layout_problems(settings: WorkerSettings, found: dict[str, int]) -> list[str
             )
     return problems
 
-
-def ensure_topics_sync(settings: WorkerSettings) -> dict[str, int]:
-    return asyncio.run(ensure_topics(settings))
