@@ -104,4 +104,3 @@ def layout_problems(settings: WorkerSettings, found: dict[str, int]) -> list[str
                 "or use a new app id"
             )
     return problems
-
