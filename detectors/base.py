@@ -3,9 +3,10 @@
 A detector is configuration only; everything it learns about one series lives in a
 separate state object (a slotted dataclass of plain numbers, River statistics and
 arrays) that pickles to bytes. ``observe`` gets the buckets of one series in event-time
-order: an open bucket possibly several times with cumulative sums, each closed bucket
-exactly once, and no bucket for a gap (a gap is spend of zero). It returns the findings
-of that evaluation; it learns only from closed buckets.
+order: open buckets possibly several times with cumulative sums (more than one may be
+open at once: a later one carries the earlier ones' costs in ``before``), each closed
+bucket exactly once, and no bucket for a gap (a gap is spend of zero). It returns the
+findings of that evaluation; it learns only from closed buckets.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from detectors.base import PerScope, finding, usd
@@ -55,6 +56,14 @@ class SpikeState:
     creep_now: list[float] = field(default_factory=lambda: [0.0, 0.0])
     creep_verdict: tuple[float, float] | None = None
     """(actual, expected) over the window when the last whole hour was creep."""
+
+
+def _earlier(before: tuple[int, ...], recent: deque[int]) -> Sequence[int]:
+    """The costs of the buckets before an observed one, oldest first: closed history,
+    then the still-open buckets in between (indexed from the end, newest last)."""
+    if not before:
+        return recent
+    return [*recent, *before]
 
 
 def _local(cfg: SpikeConfig, minute: int) -> int:
@@ -110,10 +119,11 @@ class SpikeDetector:
         if state.history < cfg.warmup_minutes:
             return None
         min_impact = nanos(cfg.min_impact_usd)
-        if state.recent_sum + bucket.cost_nanos < min_impact:
+        before = bucket.before
+        if state.recent_sum + sum(before) + bucket.cost_nanos < min_impact:
             return None  # no window can hold enough excess
         width = bucket.width_minutes
-        recent = state.recent
+        earlier = _earlier(before, state.recent)
         best: tuple[float, int, int, float] | None = None
         observed = bucket.cost_nanos
         still = bucket.cost_nanos >= cfg.still_ratio * expected * width
@@ -122,8 +132,8 @@ class SpikeDetector:
             n = max(1, -(-window // width))
             if n > 1 and not still:
                 continue
-            while taken < n and taken <= len(recent):
-                observed += recent[-taken]
+            while taken < n and taken <= len(earlier):
+                observed += earlier[-taken]
                 taken += 1
             minutes = n * width
             exp_w = expected * minutes

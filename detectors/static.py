@@ -52,9 +52,13 @@ class StaticThresholdDetector:
         while recent and recent[0][0] < end - self.longest:
             recent.popleft()
         found: list[Finding] = []
+        width = bucket.width_minutes
+        first_open = bucket.start_minute - width * len(bucket.before)
+        still_open = [(first_open + i * width, c) for i, c in enumerate(bucket.before)]
         for rule in self._rules(bucket.scope):
             start = end - rule.window_minutes
             spent = bucket.cost_nanos + sum(c for m, c in recent if m >= start)
+            spent += sum(c for m, c in still_open if m >= start)
             limit = nanos(rule.max_usd)
             if spent > limit:
                 found.append(

@@ -21,6 +21,9 @@ Dimension = Literal[
     "api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"
 ]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_BEFORE = 32
+"""The most still-open buckets an open bucket carries in ``SeriesBucket.before`` (the
+longest detector window, in buckets)."""
 
 
 def minute_to_datetime(minute: int) -> datetime:
@@ -78,6 +81,10 @@ class SeriesBucket:
     ``contributors`` maps other series (``"api_key_id=k-1"``, ``"model=gpt-4o"``,
     ``"app=search"`` ...) to their cost inside this bucket, for the largest
     contributors of each other dimension; it may be empty.
+
+    More than one bucket of a series can be open at once: a bucket stays open until the
+    series' data is past it by the allowed lateness, and the next one fills meanwhile.
+    Each is delivered open, oldest first, the later ones with ``before``.
     """
 
     scope: Scope
@@ -93,6 +100,11 @@ class SeriesBucket:
     unpriced_calls: int = 0
     closed: bool = True
     contributors: dict[str, Nanos] = field(default_factory=dict)
+    before: tuple[Nanos, ...] = ()
+    """Open buckets only: the cost of every bucket between the series' last closed bucket
+    and this one, oldest first, zero where the series had no events (at most
+    ``MAX_BEFORE``). Those buckets are not closed yet either, so windows over the last few
+    minutes take them from here."""
 
     @property
     def start(self) -> datetime:

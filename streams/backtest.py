@@ -4,9 +4,9 @@ the alert lifecycle, in event time, without Kafka.
 Events are decoded and priced by the worker's own decoder, summed per combination by
 ``rollup.sum_rows`` (the worker's lateness rule), and fanned out to series buckets with
 their contributors. A bucket closes once the watermark (the newest event minute) has
-passed its end by ``lateness_minutes``; before that, after every batch of lines, the
-series touched in the open bucket are shown it with their sums so far (as the worker
-does on flush), so big spikes are caught before the minute ends. Closed buckets go to
+passed its end by ``lateness_minutes``; before that, after every batch of lines, every
+series is shown its buckets still open with their sums so far (as the worker does on
+flush), so big spikes are caught before the minute ends. Closed buckets go to
 every series' detectors exactly once, in event-time order; the lifecycle's clock is the
 end of the newest closed bucket.
 """
@@ -24,7 +24,7 @@ import orjson
 from alerting.lifecycle import AlertLifecycle, LifecycleState
 from detectors.suite import DetectorSuite, SeriesDetectorsState
 from schemas.decode import DecodeLimits, EventDecoder
-from schemas.findings import Alert, AlertState, SeriesBucket, minute_to_datetime
+from schemas.findings import MAX_BEFORE, Alert, AlertState, SeriesBucket, minute_to_datetime
 from schemas.money import usd_text
 from streams.contributors import series_buckets
 from streams.fast_decode import RowDecoder
@@ -91,7 +91,6 @@ class BacktestEngine:
         for bad in decoded.rejected[: max(0, 20 - len(self.stats.rejections))]:
             self.stats.rejections.append(bad.reason)
         totals = sum_rows(decoded.rows, self.watermark, self.lateness, self.bucket_minutes)
-        touched: dict[Combo, list[int]] = {}
         for combo, sums in totals.combos.items():
             bucket = self.pending.setdefault(combo[0], {})
             current = bucket.get(combo)
@@ -100,11 +99,10 @@ class BacktestEngine:
             else:
                 for i, value in enumerate(sums):
                     current[i] += value
-            touched[combo] = sums
         self.watermark = totals.watermark
         changes = self._close(self.watermark - self.lateness)
-        if self.open_views and self.pending:
-            changes += self._open_view(min(self.pending), touched)
+        if self.open_views and totals.combos:
+            changes += self._open_views()
         return changes
 
     def finish(self) -> list[Alert]:
@@ -122,16 +120,28 @@ class BacktestEngine:
             self._evict(minute)
         return changes
 
-    def _open_view(self, minute: int, touched: dict[Combo, list[int]]) -> list[Alert]:
-        if not any(combo[0] == minute for combo in touched):
-            return []
-        combos = self.pending[minute]
+    def _open_views(self) -> list[Alert]:
+        """Every pending minute, oldest first, as open buckets (as the worker does on
+        flush), each with the series' costs in the pending minutes before it; series
+        whose open spend so far is under the suite's floor are skipped."""
+        width = self.bucket_minutes
+        minutes = sorted(self.pending)
         floor = self.suite.open_floor_nanos
-        buckets = series_buckets(
-            minute, combos, self.bucket_minutes, False, self.dimensions, min_cost=floor
-        )
-        self.stats.open_views += len(buckets)
-        return self._observe(buckets)
+        costs: dict[str, dict[int, int]] = {}
+        changes: list[Alert] = []
+        for minute in minutes:
+            since = max(minutes[0], minute - width * MAX_BEFORE)
+            chosen = []
+            buckets = series_buckets(minute, self.pending[minute], width, False, self.dimensions)
+            for bucket in buckets:
+                seen = costs.setdefault(bucket.scope.name, {})
+                seen[minute] = bucket.cost_nanos
+                bucket.before = tuple(seen.get(m, 0) for m in range(since, minute, width))
+                if bucket.cost_nanos + sum(bucket.before) >= floor:
+                    chosen.append(bucket)
+            self.stats.open_views += len(chosen)
+            changes += self._observe(chosen)
+        return changes
 
     def _observe(self, buckets: list[SeriesBucket]) -> list[Alert]:
         findings = []

@@ -4,9 +4,9 @@ The series stage calls ``evaluate`` for every series it changed, when it flushes
 series' partition. Buckets are handed to the detector suite in event-time order: every
 bucket the series' own data has passed by ``close_grace_minutes`` (or, once the series
 has gone quiet, the worker's watermark by ``idle_close_minutes``) exactly once as
-closed, then the newest bucket as open, with its sums so far, at most once per
-``open_every_s``. Findings go to the findings topic and through the alert lifecycle;
-alert changes go to the alerts topic (the notifier's outbox).
+closed, then the buckets not yet closed as open, oldest first, with their sums so far,
+at most once per ``open_every_s``. Findings go to the findings topic and through the
+alert lifecycle; alert changes go to the alerts topic (the notifier's outbox).
 
 Each series' detector state, lifecycle and the start of the last closed bucket are
 stored together, as one value in the changelogged ``detection`` table, in the same
@@ -30,8 +30,17 @@ from typing import Any
 
 from alerting.lifecycle import AlertLifecycle, LifecycleState
 from detectors.suite import DetectorSuite, SeriesDetectorsState
-from schemas.findings import Alert, AlertState, Finding, Scope, SeriesBucket, minute_to_datetime
+from schemas.findings import (
+    MAX_BEFORE,
+    Alert,
+    AlertState,
+    Finding,
+    Scope,
+    SeriesBucket,
+    minute_to_datetime,
+)
 from streams.contributors import bucket_of
+from streams.rollup import COST
 from streams.series_state import SeriesState
 from streams.state_dir import write_or_stop
 
@@ -141,10 +150,10 @@ class DetectionStage:
         )
         starts = sorted(b for b in series.minutes if b > watch.closed_through)
         changed = False
-        newest_open: int | None = None
+        still_open: list[int] = []
         for start in starts:
             if start + width > limit:
-                newest_open = start
+                still_open.append(start)
                 continue
             bucket = self._bucket(name, series, start, True)
             found = self.suite.observe(watch.detectors, bucket)
@@ -154,19 +163,36 @@ class DetectionStage:
             series.contributors_needed_from = start + 1
             changed = True
         now = time.monotonic()
-        if newest_open is not None and now - watch.open_at >= self.open_every_s:
+        if still_open and now - watch.open_at >= self.open_every_s:
             watch.open_at = now
-            bucket = self._bucket(name, series, newest_open, False)
-            found = self.suite.observe(watch.detectors, bucket)
-            findings.extend(found)
-            resolved_or_fired = self.lifecycle.observe(watch.lifecycle, found)
-            changes.extend(resolved_or_fired)
-            changed = changed or bool(resolved_or_fired)
+            for bucket in self._open_buckets(name, series, watch.closed_through, still_open):
+                found = self.suite.observe(watch.detectors, bucket)
+                findings.extend(found)
+                fired = self.lifecycle.observe(watch.lifecycle, found)
+                changes.extend(fired)
+                changed = changed or bool(fired)
         if watch.lifecycle.keys and limit >= 0:
             resolved = self.lifecycle.tick(watch.lifecycle, minute_to_datetime(limit + width))
             changes.extend(resolved)
             changed = changed or bool(resolved)
         return changed
+
+    def _open_buckets(
+        self, name: str, series: SeriesState, closed_through: int, starts: list[int]
+    ) -> Iterable[SeriesBucket]:
+        """Every bucket not yet closed, oldest first, each with the costs of the open ones
+        before it (a spike that began late in the last minute counts in full while
+        that minute waits out its lateness)."""
+        width = self.bucket_minutes
+        first = starts[0] if closed_through < 0 else closed_through + width
+        for start in starts:
+            bucket = self._bucket(name, series, start, False)
+            since = max(first, start - width * MAX_BEFORE)
+            bucket.before = tuple(
+                series.minutes[m][COST] if m in series.minutes else 0
+                for m in range(since, start, width)
+            )
+            yield bucket
 
     def _bucket(self, name: str, series: SeriesState, start: int, closed: bool) -> SeriesBucket:
         contributors = series.contributors.get(start)

@@ -65,7 +65,7 @@ class WorkerSettings(BaseSettings):
     max_age_s: int = Field(7 * 86400, ge=60, description="How old an event time may be")
     detect: bool = Field(True, description="Run the detectors on every series")
     open_bucket_every_s: float = Field(
-        2.0, gt=0, le=60, description="How often detectors look at a series' still-open bucket"
+        2.0, gt=0, le=60, description="How often detectors look at a series' still-open buckets"
     )
     close_grace_minutes: int = Field(
         1, ge=0, le=60, description="Minutes past a bucket's end before detectors see it closed"

@@ -47,8 +47,8 @@ TOKEN_ENV = "SPENDWATCH_BENCH_SLACK_TOKEN"
 class LatencyConfig:
     runs: int = 8
     bootstrap: str | None = None
-    settle_s: float = 20.0
-    """Steady traffic before each spike."""
+    settle_s: float = 10.0
+    """Steady traffic before each spike (then it waits for its second of the minute)."""
     timeout_s: float = 180.0
     """A run that sees no alert by then fails the benchmark."""
 
@@ -59,15 +59,22 @@ class _Traffic:
     spiking: set[str] = field(default_factory=set)
     spike_sent: dict[str, float] = field(default_factory=dict)
     """Monotonic time each spike's first events were handed to the producer."""
+    owed: dict[str, float] = field(default_factory=dict)
+    """Per key, the fraction of a call its rate has accrued and not yet sent."""
 
     def events(self, at: datetime, seconds: float) -> dict[str, list[dict[str, Any]]]:
-        """Each key's calls in ``seconds`` from ``at`` (rates in whole calls, spread evenly)."""
+        """Each key's calls in ``seconds`` from ``at``, spread evenly; a key whose rate
+        gives a fraction of a call in that time carries it to the next, so a key at 20
+        calls a minute makes one every three seconds of live traffic."""
         out: dict[str, list[dict[str, Any]]] = {}
         for key in self.keys:
             spiking = key in self.spiking
             rate = CALLS_PER_MINUTE * (SPIKE if spiking else 1) / 60
-            count = int(rate * seconds + 0.5)
-            out[key] = [_event(key, at + timedelta(seconds=i / rate)) for i in range(count)]
+            due = self.owed.get(key, 0.0) + rate * seconds
+            count = int(due)
+            self.owed[key] = due - count
+            step = seconds / count if count else 0.0
+            out[key] = [_event(key, at + timedelta(seconds=i * step)) for i in range(count)]
             if spiking and key not in self.spike_sent:
                 self.spike_sent[key] = time.monotonic()
         return out
@@ -111,7 +118,12 @@ def _routing(slack: FakeSlack) -> AlertingConfig:
 
 
 def _posted(slack: FakeSlack, header: str) -> Callable[[], bool]:
-    return lambda: any(header in str(m.blocks[:1]) for m in slack.posted())
+    return lambda: _alert_text(slack, header) is not None
+
+
+def _alert_text(slack: FakeSlack, header: str) -> str | None:
+    """The text of the first Slack message whose title names ``header``."""
+    return next((m.text for m in slack.posted() if header in str(m.blocks[:1])), None)
 
 
 async def _send(producer: AIOKafkaProducer, topic: str, batches: dict[str, list[Any]]) -> None:
@@ -130,6 +142,15 @@ async def _live(
         await producer.flush()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0 - (datetime.now(UTC) - tick).total_seconds())
+
+
+async def _until_second(second: float) -> None:
+    """Sleep until the wall clock is ``second`` into a minute: the runs' spikes begin
+    spread evenly over the minute, as real ones do (how long a spike takes to show
+    depends on how much of its first minute is left)."""
+    now = datetime.now(UTC)
+    into = now.second + now.microsecond / 1e6
+    await asyncio.sleep((second - into) % 60.0)
 
 
 async def _measure(
@@ -158,16 +179,21 @@ async def _measure(
             latencies = []
             for run in range(cfg.runs):
                 await asyncio.sleep(cfg.settle_s)
+                await _until_second(run * 60.0 / cfg.runs)
                 key = f"spiky-{run}"
                 header = f"spend_spike on api_key_id={key}"
                 traffic.spiking.add(key)
+                second = datetime.now(UTC).second
                 try:
                     await slack.wait_until(_posted(slack, header), cfg.timeout_s)
                 except TimeoutError:
                     raise BenchError(f"no alert for {key} within {cfg.timeout_s} s") from None
                 latencies.append(time.monotonic() - traffic.spike_sent[key])
                 traffic.spiking.discard(key)
-                say(f"run {run + 1}/{cfg.runs}: {key} alerted in {latencies[-1]:.1f} s")
+                say(
+                    f"run {run + 1}/{cfg.runs}: {key} (spike from second {second} of a minute) "
+                    f"alerted in {latencies[-1]:.1f} s: {_alert_text(slack, header)}"
+                )
             return latencies
         finally:
             stop.set()

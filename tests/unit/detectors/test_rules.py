@@ -130,6 +130,22 @@ def test_static_threshold_counts_the_open_bucket() -> None:
     assert found.severity is Severity.ERROR
 
 
+def test_static_threshold_counts_the_still_open_buckets_before_the_open_one() -> None:
+    config = DetectorsConfig.model_validate(
+        {"static": [{"dimension": "api_key_id", "window_minutes": 5, "max_usd": "50"}]}
+    )
+    key = Scope.parse("api_key_id=k-9")
+    detector = StaticThresholdDetector(config)
+    state = detector.new_state(key, MONDAY)
+    for i in range(3):
+        assert detector.observe(state, SeriesBucket(key, MONDAY + i, 1, 12 * 10**9, 5)) == []
+    newest = SeriesBucket(key, MONDAY + 4, 1, 3 * 10**9, 1, closed=False)
+    assert detector.observe(state, newest) == []  # $39 without the minute still open
+    newest.before = (12 * 10**9,)
+    (found,) = detector.observe(state, newest)
+    assert found.observed == 51.0
+
+
 KEY = Scope.parse("api_key_id=key-new")
 
 

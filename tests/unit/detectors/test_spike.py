@@ -179,3 +179,23 @@ def test_a_short_spike_on_a_small_series_is_caught_by_the_five_minute_window() -
     assert buckets[1440 + 3].end <= found[0].at <= buckets[1440 + 4].end
     without_five = DetectorsConfig.model_validate({"spike": {"windows_minutes": [1, 3, 10, 30]}})
     assert run(buckets, without_five) == []
+
+
+def test_an_open_bucket_counts_the_still_open_buckets_before_it() -> None:
+    """$0.20 a minute, then $2 a minute: one minute is $1.80 over, under the $2 floor.
+    While the first spike minute waits out its lateness and the next is open, only the
+    three minutes through both (given as ``before``) hold enough excess."""
+    detector = SpikeDetector(DetectorsConfig())
+    state = detector.new_state(SCOPE, MONDAY)
+    for m in range(MONDAY, MONDAY + 90):
+        assert detector.observe(state, SeriesBucket(SCOPE, m, 1, round(0.2e9), 10)) == []
+    spike = 2 * 10**9
+    first = SeriesBucket(SCOPE, MONDAY + 90, 1, spike, 100, closed=False)
+    assert detector.observe(state, first) == []
+    second = SeriesBucket(SCOPE, MONDAY + 91, 1, spike, 100, closed=False)
+    assert detector.observe(state, second) == []  # as if the minute before were $0.20
+    second.before = (spike,)
+    (found,) = detector.observe(state, second)
+    assert found.window_end - found.window_start == timedelta(minutes=3)
+    assert found.observed == pytest.approx(4.2)
+    assert "(minute still open)" in found.summary

@@ -1,0 +1,97 @@
+"""Which buckets the worker's detection stage shows the detectors, and when."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from alerting.lifecycle import AlertLifecycle
+from detectors.config import DetectorsConfig
+from detectors.suite import DetectorSuite
+from schemas.findings import Alert, Finding
+from streams.detection_stage import DetectionStage, SeriesWatch
+from streams.rollup import CALLS, COST, N_METRICS
+from streams.series_state import SeriesState
+
+NAME = "api_key_id=k-1"
+USD = 10**9
+WARM = 90
+"""Minutes of steady spend at $1 a minute before each case."""
+
+
+def sums(usd: float, calls: int = 20) -> list[int]:
+    out = [0] * N_METRICS
+    out[COST], out[CALLS] = round(usd * USD), calls
+    return out
+
+
+def stage() -> DetectionStage:
+    """The stage's evaluation needs no Kafka: ``_run`` is what ``evaluate`` does per
+    series before storing and publishing, so the table is an empty dict (nothing stored
+    yet) and the topics are left out."""
+    return DetectionStage(
+        DetectorSuite(DetectorsConfig()), AlertLifecycle(), {}, None, None, open_every_s=0.0
+    )
+
+
+def warm(detection: DetectionStage) -> tuple[SeriesWatch, SeriesState]:
+    series = SeriesState()
+    for minute in range(WARM):
+        series.minutes[minute] = sums(1.0)
+    series.newest_minute = WARM - 1
+    watch = detection._watch(NAME, series)
+    assert detection._run(NAME, watch, series, [], []) is not None
+    assert watch.closed_through == WARM - 3  # the last two minutes wait out the grace
+    return watch, series
+
+
+def run(detection: DetectionStage, watch: SeriesWatch, series: SeriesState) -> list[Finding]:
+    found: list[Finding] = []
+    changes: list[Alert] = []
+    detection._run(NAME, watch, series, found, changes)
+    return found
+
+
+@pytest.mark.parametrize("late_usd", [3.6, 4.5])
+def test_a_spike_late_in_a_minute_is_seen_once_the_next_minute_has_begun(
+    late_usd: float,
+) -> None:
+    """The minute a spike began in is no longer the newest once the next one has
+    data, and it is not closed before the grace minute has passed: it is shown open."""
+    detection = stage()
+    watch, series = warm(detection)
+    spiked = WARM
+    series.minutes[spiked] = sums(late_usd)
+    series.minutes[spiked + 1] = sums(0.4)  # the first seconds of the next minute
+    series.newest_minute = spiked + 1
+    found = [f for f in run(detection, watch, series) if f.detector == "spend_spike"]
+    assert found, "the still-open minute with the spike was not evaluated"
+    assert watch.closed_through < spiked
+    assert found[0].window_end - found[0].window_start == timedelta(minutes=1)
+    assert found[0].observed == pytest.approx(late_usd)
+
+
+def test_open_buckets_carry_the_still_open_ones_before_them() -> None:
+    detection = stage()
+    watch, series = warm(detection)
+    series.minutes[WARM + 1] = sums(2.0)
+    series.minutes[WARM + 2] = sums(0.5)
+    series.newest_minute = WARM + 2
+    run(detection, watch, series)  # closes through WARM - 1
+    buckets = list(
+        detection._open_buckets(NAME, series, watch.closed_through, [WARM + 1, WARM + 2])
+    )
+    assert [b.start_minute for b in buckets] == [WARM + 1, WARM + 2]
+    assert all(not b.closed for b in buckets)
+    assert buckets[0].before == (0,)  # minute WARM had no events
+    assert buckets[1].before == (0, 2 * USD)
+
+
+def test_quiet_steady_spend_raises_nothing_open_or_closed() -> None:
+    detection = stage()
+    watch, series = warm(detection)
+    for minute in range(WARM, WARM + 30):
+        series.minutes[minute] = sums(1.0)
+        series.newest_minute = minute
+        assert run(detection, watch, series) == []
