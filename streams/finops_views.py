@@ -56,15 +56,8 @@ def register_finops_views(handle: SpendwatchApp) -> None:
     app = handle.faust_app
     series = handle.series
 
-    def local_ledger() -> Ledger:
-        prefix = f"{ATTRIBUTION}="
-        states = []
-        for name in series.names():
-            if name.startswith(prefix):
-                state = series.series(name)
-                if state is not None:
-                    states.append((name, state))
-        return Ledger.from_states(states)
+    async def local_ledger() -> Ledger:
+        return Ledger.from_states(await series.states_of(ATTRIBUTION))
 
     async def ledger(request: Request, first_day: int, last_day: int) -> Ledger:
         if ATTRIBUTION not in handle.settings.dimensions:
@@ -92,7 +85,7 @@ def register_finops_views(handle: SpendwatchApp) -> None:
             except ValueError:
                 return self.json({"error": "from and to are epoch days (integers)"}, status=400)
             if request.query.get("local"):
-                return self.json(local_ledger().to_json(first, last))
+                return self.json((await local_ledger()).to_json(first, last))
             return self.json((await ledger(request, first, last)).to_json(first, last))
 
     @app.page("/v1/reports/spend")

@@ -16,6 +16,7 @@ least recently used clean ones are dropped and read back from the table when nee
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +36,8 @@ from streams.stored_acks import AckWhenStored
 
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
+SCAN_YIELD_EVERY = 200
+"""Series decoded between two turns of the event loop in a read across a dimension."""
 TICK = b'{"tick":1}'
 
 
@@ -182,3 +185,21 @@ class SeriesStage:
 
     def names(self) -> set[str]:
         return set(self.cache) | {bytes(k).decode() for k in self.series_table}
+
+    async def states_of(self, dimension: str) -> list[tuple[str, SeriesState]]:
+        """Every series of ``dimension`` this worker holds, for reads across a dimension.
+
+        Decoding is the cost (about 75 µs a series): only the dimension's series are
+        decoded, and the event loop gets a turn every ``SCAN_YIELD_EVERY`` of them, so a
+        read over 100,000 keys does not hold up the stream, recovery or other requests
+        for seconds.
+        """
+        prefix = f"{dimension}="
+        out: list[tuple[str, SeriesState]] = []
+        for name in sorted(n for n in self.names() if n.startswith(prefix)):
+            state = self.series(name)
+            if state is not None:
+                out.append((name, state))
+                if len(out) % SCAN_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        return out

@@ -72,14 +72,6 @@ def register_views(handle: SpendwatchApp, access: ReadAccess | None = None) -> N
     series = handle.series
     series_table = series.series_table
 
-    def local_states() -> list[tuple[str, Any]]:
-        out = []
-        for name in series.names():
-            state = series.series(name)
-            if state is not None:
-                out.append((name, state))
-        return out
-
     @app.page("/v1/series/{name}")
     class Series(View):
         """Spend of one series over a window: ``?window=5m|1h|24h|7d|mtd|all&at=ISO``."""
@@ -115,7 +107,8 @@ def register_views(handle: SpendwatchApp, access: ReadAccess | None = None) -> N
             limit = int(request.query.get("limit", "10"))
             now_minute = _now_minute(request)
             try:
-                local = top_series(local_states(), dimension, window, now_minute, limit)
+                states = await series.states_of(dimension)
+                local = top_series(states, dimension, window, now_minute, limit)
             except ValueError as exc:
                 return self.json({"error": str(exc)}, status=400)
             if request.query.get("local"):
@@ -132,8 +125,7 @@ def register_views(handle: SpendwatchApp, access: ReadAccess | None = None) -> N
         async def get(self, request: Request) -> Response:
             local = {
                 name.split("=", 1)[1]: totals_json(state.total())
-                for name, state in local_states()
-                if name.startswith("api_key_id=")
+                for name, state in await series.states_of("api_key_id")
             }
             if request.query.get("local"):
                 return self.json({"keys": local})
