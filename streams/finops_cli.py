@@ -170,7 +170,10 @@ def keys(
 def reconcile(
     bill: Annotated[Path, typer.Option(help="The provider's billing export.")],
     bill_format: Annotated[
-        str, typer.Option(help="auto, generic, openai-costs or anthropic-cost-report.")
+        str,
+        typer.Option(
+            help="auto, generic, openai-costs, anthropic-cost-report, aws-cur or gcp-billing."
+        ),
     ] = "auto",
     period: Annotated[str | None, typer.Option(help="Only this month, YYYY-MM.")] = None,
     events: Events = None,

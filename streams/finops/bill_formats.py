@@ -21,9 +21,8 @@ Formats, picked with ``--bill-format`` (``auto`` looks at the file):
     (``(non-token)`` for web search and code execution), and ``amount`` is a decimal
     string in cents: ``"123.45"`` is $1.2345.
 
-Not covered: AWS CUR (Bedrock) and the GCP billing export name models only through
-usage types and SKU descriptions whose mapping to model ids is not documented; export
-them as the generic CSV (one row per day and model) instead.
+``aws-cur`` and ``gcp-billing`` (CSV): an AWS Cost and Usage Report and the Google Cloud
+    billing export; see ``streams.finops.cloud_bill_formats``.
 """
 
 from __future__ import annotations
@@ -32,71 +31,32 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from schemas.money import usd_to_nanos
 from schemas.providers import normalize_provider
+from streams.finops.bill_lines import BillFormatError, BillLine, csv_rows, parse_day, parse_usd
+from streams.finops.cloud_bill_formats import CLOUD_FORMATS, read_cloud_bill, sniff_cloud_csv
 from streams.finops.ledger import day_of
 
-FORMATS = ("auto", "generic", "openai-costs", "anthropic-cost-report")
+__all__ = ["FORMATS", "BillFormatError", "BillLine", "read_bill"]
+
+FORMATS = ("auto", "generic", "openai-costs", "anthropic-cost-report", *CLOUD_FORMATS)
 GENERIC_COLUMNS = ("date", "provider", "model", "cost_usd")
 
 
-class BillFormatError(ValueError):
-    """A bill that cannot be read, naming the row or field."""
-
-
-@dataclass(frozen=True, slots=True)
-class BillLine:
-    day: int
-    provider: str
-    model: str
-    cost_nanos: int
-
-
-def _day(text: str, where: str) -> int:
-    try:
-        if len(text) == 10:
-            return day_of(date.fromisoformat(text))
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BillFormatError(f"{where}: {text!r} is not a date (YYYY-MM-DD)") from exc
-    if when.tzinfo is None:
-        raise BillFormatError(f"{where}: timestamp {text!r} needs a zone")
-    return day_of(when.astimezone(UTC).date())
-
-
-def _usd(value: Any, where: str, scale: Decimal = Decimal(1)) -> int:
-    try:
-        amount = Decimal(repr(value) if isinstance(value, float) else str(value))
-    except InvalidOperation as exc:
-        raise BillFormatError(f"{where}: {value!r} is not a decimal amount") from exc
-    if not amount.is_finite():
-        raise BillFormatError(f"{where}: {value!r} is not a finite amount")
-    return usd_to_nanos(amount / scale)
-
-
 def read_generic(text: str, source: str) -> Iterator[BillLine]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in GENERIC_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise BillFormatError(
-            f"{source}: generic bill CSV lacks column(s) {', '.join(missing)}; "
-            f"expected a header with {', '.join(GENERIC_COLUMNS)}"
-        )
-    for number, row in enumerate(reader, start=2):
-        where = f"{source}:{number}"
+    what = f"a generic bill CSV (header {','.join(GENERIC_COLUMNS)})"
+    for where, row in csv_rows(text, source, GENERIC_COLUMNS, what):
         for column in GENERIC_COLUMNS:
             if not (row.get(column) or "").strip():
                 raise BillFormatError(f"{where}: {column} is empty")
         yield BillLine(
-            _day(row["date"].strip(), f"{where}: date"),
+            parse_day(row["date"].strip(), f"{where}: date"),
             normalize_provider(row["provider"].strip()),
             row["model"].strip(),
-            _usd(row["cost_usd"].strip(), f"{where}: cost_usd"),
+            parse_usd(row["cost_usd"].strip(), f"{where}: cost_usd"),
         )
 
 
@@ -120,7 +80,7 @@ def read_openai_costs(data: Any, source: str) -> Iterator[BillLine]:
                 model = item.split(",", 1)[0].strip() if item else "(ungrouped)"
                 value = amount.get("value", 0)
                 yield BillLine(
-                    day, "openai", model, _usd(value, f"{where}.results[{r}].amount.value")
+                    day, "openai", model, parse_usd(value, f"{where}.results[{r}].amount.value")
                 )
 
 
@@ -128,13 +88,13 @@ def read_anthropic_cost_report(data: Any, source: str) -> Iterator[BillLine]:
     for p, page in enumerate(_pages(data)):
         for b, bucket in enumerate(page.get("data", [])):
             where = f"{source}: page {p} data[{b}]"
-            day = _day(str(bucket.get("starting_at", "")), f"{where}.starting_at")
+            day = parse_day(str(bucket.get("starting_at", "")), f"{where}.starting_at")
             for r, result in enumerate(bucket.get("results", [])):
                 if str(result.get("currency", "USD")).upper() != "USD":
                     raise BillFormatError(f"{where}.results[{r}].currency: not USD")
                 model = result.get("model") or "(non-token)"
                 cents = result.get("amount", "0")
-                nanos = _usd(cents, f"{where}.results[{r}].amount", scale=Decimal(100))
+                nanos = parse_usd(cents, f"{where}.results[{r}].amount", scale=Decimal(100))
                 yield BillLine(day, "anthropic", model, nanos)
 
 
@@ -146,6 +106,8 @@ def read_bill(text: str, fmt: str = "auto", source: str = "bill") -> list[BillLi
         fmt = _guess(text, source)
     if fmt == "generic":
         return list(read_generic(text, source))
+    if fmt in CLOUD_FORMATS:
+        return read_cloud_bill(text, fmt, source)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -158,7 +120,8 @@ def read_bill(text: str, fmt: str = "auto", source: str = "bill") -> list[BillLi
 def _guess(text: str, source: str) -> str:
     head = text.lstrip()[:4000]
     if not head.startswith(("{", "[")):
-        return "generic"
+        header = next(csv.reader(io.StringIO(head)), [])
+        return sniff_cloud_csv(header) or "generic"
     if "organization.costs.result" in head or '"start_time"' in head:
         return "openai-costs"
     if '"starting_at"' in head:

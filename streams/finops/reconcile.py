@@ -5,11 +5,14 @@ The capture rate is counted / billed: the share of billed spend that producers
 instrumented. A gap is billed spend no event accounts for (the blind spot), or counted
 spend the bill does not show. Billed model names often carry a version suffix
 (``gpt-4o-2024-08-06``); a billed model is matched to the longest counted model of the
-same provider it starts with (``gpt-4o``) when there is no exact match.
+same provider it starts with (``gpt-4o``) when there is no exact match, else to the one
+counted model of that provider with the same ``model_key`` (cloud bills name models in
+words: ``Claude 3.5 Sonnet``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,7 +40,26 @@ def _match(model: str, provider: str, known: dict[str, set[str]]) -> str:
     if model in names:
         return model
     prefixes = [n for n in names if model.startswith(n + "-")]
-    return max(prefixes, key=len) if prefixes else model
+    if prefixes:
+        return max(prefixes, key=len)
+    label = model_key(model)
+    same = [n for n in names if model_key(n) == label]
+    return same[0] if len(same) == 1 else model
+
+
+_VENDOR = re.compile(r"^(?:(?:us|eu|apac|global)\.)?(?:[a-z0-9-]+\.)(?=[a-z])")
+_VERSION = re.compile(r"(?:-\d{8}|-v\d+(?::\d+)?|:\d+|@\d+|-\d{3})+$")
+
+
+def model_key(name: str) -> str:
+    """A model name with its Bedrock vendor and region prefixes, dates and versions,
+    case and punctuation set aside: ``Claude 3.5 Sonnet``, ``claude-3-5-sonnet`` and
+    ``us.anthropic.claude-3-5-sonnet-20240620-v1:0`` give the same key, and so do
+    ``NovaLite`` and ``amazon.nova-lite-v1:0``."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", name.strip())
+    text = _VENDOR.sub("", text.lower()) if "." in text.split("-", 1)[0] else text.lower()
+    text = _VERSION.sub("", text)
+    return "-".join(re.findall(r"[a-z]+|\d+", text))
 
 
 def _rate(counted: int, billed: int) -> float | None:

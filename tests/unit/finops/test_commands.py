@@ -130,6 +130,17 @@ def test_budgets_keys_and_reconcile_offline(events_file: Path, tmp_path: Path) -
     assert 0 < out["capture_rate"] < 1
     table = _run("reconcile", "--bill", str(bill), "--events", str(events_file))
     assert "openai:gpt-4o" in table and "Top divergences" in table
+    cur = tmp_path / "cur.csv"
+    cur.write_text(
+        "lineItem/UsageStartDate,lineItem/ProductCode,lineItem/UsageType,"
+        "lineItem/LineItemType,lineItem/UnblendedCost,lineItem/CurrencyCode\n"
+        "2026-11-01T00:00:00Z,AmazonBedrock,USE1-NovaLite-input-tokens,Usage,2.5,USD\n"
+    )
+    out = json.loads(
+        _run("reconcile", "--bill", str(cur), "--events", str(events_file), "--format", "json")
+    )
+    assert out["providers"] == ["aws.bedrock"] and out["billed_usd"] == "2.500000000"
+    assert [r["model"] for r in out["not_instrumented"]] == ["NovaLite"]
     table = _run("keys", "--events", str(events_file), "--at", at)
     assert "key-search-1" in table and "AI tools in use" in table
 
