@@ -19,7 +19,9 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when its parent dies
+    (Linux; None elsewhere)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -48,7 +50,7 @@ class ChildProcess:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - only calls prctl
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only calls prctl
             )
         finally:
             log.close()

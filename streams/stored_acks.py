@@ -52,12 +52,26 @@ class ChangelogTable(faust.Table[Any, Any]):
         return [s for s in sends if not s.done() or s.exception() is not None]
 
 
-class AckWhenStored:
-    """Acknowledges events of a stream iterated without automatic acks (``noack``)."""
+MAX_IN_FLIGHT = 20_000
+"""Changelog records a stage may have sent and not yet seen stored before it waits."""
 
-    def __init__(self, stream: StreamT[bytes]) -> None:
+
+class AckWhenStored:
+    """Acknowledges events of a stream iterated without automatic acks (``noack``).
+
+    It is also the stage's backpressure: once more than ``max_in_flight`` changelog
+    records are on their way to Kafka, ``ack`` returns only when enough of them are
+    stored. Without it, a burst that touches many series (100,000 keys at once) queues
+    every state write in the producer, gigabytes at that size, faster than Kafka takes
+    them.
+    """
+
+    def __init__(self, stream: StreamT[bytes], max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self.stream = stream
-        self.waiting: set[asyncio.Task[None]] = set()
+        self.max_in_flight = max_in_flight
+        self.waiting: dict[asyncio.Task[None], int] = {}
+        """Acknowledgement tasks, each with the number of records it waits for."""
+        self.in_flight = 0
         self.failure: BaseException | None = None
 
     async def ack(self, events: Sequence[EventT[bytes]], sends: Sequence[FutureMessage]) -> None:
@@ -69,8 +83,11 @@ class AckWhenStored:
                 await self.stream.ack(event)
             return
         task = asyncio.ensure_future(self._ack_after(list(events), list(sends)))
-        self.waiting.add(task)
+        self.waiting[task] = len(sends)
+        self.in_flight += len(sends)
         task.add_done_callback(self._done)
+        while self.in_flight > self.max_in_flight and self.waiting:
+            await asyncio.wait(list(self.waiting), return_when=asyncio.FIRST_COMPLETED)
 
     async def _ack_after(self, events: list[EventT[bytes]], sends: list[FutureMessage]) -> None:
         await asyncio.gather(*sends)
@@ -78,7 +95,7 @@ class AckWhenStored:
             await self.stream.ack(event)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self.waiting.discard(task)
+        self.in_flight -= self.waiting.pop(task, 0)
         if not task.cancelled() and task.exception() is not None:
             self.failure = task.exception()
 

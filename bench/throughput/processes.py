@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from bench.throughput.config import BenchError
+from streams.child_process import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_LOCAL = REPO / "scripts" / "kafka-local"
@@ -72,6 +73,7 @@ class WorkerProcess:
                 cwd=REPO,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only calls prctl
             )
 
     def exit_code(self) -> int | None:

@@ -73,3 +73,25 @@ async def test_a_failed_record_leaves_its_events_unacknowledged_and_stops_the_st
         await acks.ack(["e2"], [])
     assert isinstance(raised.value.__cause__, OSError)
     assert stream.acked == []
+
+
+async def test_too_many_records_in_flight_hold_the_stage_until_some_are_stored() -> None:
+    stream = AckRecorder()
+    acks = AckWhenStored(stream, max_in_flight=3)  # type: ignore[arg-type]
+    early = [send(), send()]
+    await acks.ack(["e1"], early)  # 2 in flight: under the bound, returns at once
+    late = [send(), send()]
+    held = asyncio.ensure_future(acks.ack(["e2"], late))  # 4 in flight: over it
+    await settle()
+    assert not held.done() and acks.in_flight == 4
+    early[0].set_result(None)  # type: ignore[arg-type]
+    await settle()
+    assert not held.done()  # e1's records are not all stored yet
+    early[1].set_result(None)  # type: ignore[arg-type]
+    await settle()
+    assert held.done() and acks.in_flight == 2
+    assert stream.acked == ["e1"]
+    for each in late:
+        each.set_result(None)  # type: ignore[arg-type]
+    await settle()
+    assert stream.acked == ["e1", "e2"] and acks.in_flight == 0 and not acks.waiting
