@@ -24,6 +24,7 @@ from rich.console import Console
 from bench.memory.config import MemoryConfig
 from bench.memory.events import SeriesTally, memory_events, sentinel_keys, series_name
 from bench.memory.probes import (
+    Backlog,
     count_series,
     end_offsets,
     flush_count,
@@ -37,6 +38,7 @@ from bench.memory.workers import (
     memory_of,
     spendwatch_worker,
     time_recovery,
+    wait_committed,
     wait_ready,
     wait_series,
     wait_settled,
@@ -163,6 +165,11 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     at_counted = memory_of(loaded)
     wait_series(loaded, {"org=all": n}, 120)
     changelog = f"{run.token}-{name}-series-changelog"
+
+    def backlog() -> int:
+        return _backlog(run, name, changelog).uncommitted_bucket_records
+
+    wait_committed(loaded, backlog, say)
     drain_s = _wait_changelog(run, loaded, changelog)
     memory, settled = wait_settled(loaded, say)
     say(
@@ -181,24 +188,18 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     }
     flushes = flush_count(loaded.url)
     kill(loaded)
-    backlog = asyncio.run(
-        replay_backlog(
-            run.bootstrap,
-            f"{run.token}-{name}",
-            f"{prefix}buckets",
-            changelog,
-            cfg.partitions,
-        )
-    )
+    left = _backlog(run, name, changelog)
     say(
         f"{name}: SIGKILL; {flushes or 0:,} state writes flushed, "
-        f"{backlog.changelog_records:,} in the series changelog, "
-        f"{backlog.uncommitted_bucket_records:,} bucket records uncommitted"
+        f"{left.changelog_records:,} in the series changelog, "
+        f"{left.uncommitted_bucket_records:,} bucket records uncommitted"
     )
     fresh_wait = _wait_left(run, name)
     fresh = run.worker(f"{name}-fresh", name, f"{name}-data-b")
     fresh_recovery = time_recovery(fresh, expected)
     say(f"{name}: fresh data dir: recovered in [bold]{fresh_recovery.seconds:.2f}s[/]")
+    replayed_s = wait_committed(fresh, backlog, say)
+    say(f"{name}: fresh data dir: uncommitted partials replayed {replayed_s:.1f}s later")
     recovered, _ = wait_settled(fresh, say)
     again = count_series(fresh.url, dimensions, limit=series + 1000)
     verified &= _check_counts(say, f"{name} recovered", again.per_dimension, again.calls,
@@ -228,9 +229,16 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
         same_wait_s=same_wait,
         ingest_eps=rate.eps,
         verified=verified,
-        backlog=backlog,
+        backlog=left,
         changelog_drain_s=drain_s,
     )
+
+
+def _backlog(run: _Run, name: str, changelog: str) -> Backlog:
+    """What the group of run ``name`` has left uncommitted, and its changelog's size."""
+    buckets = f"{run.token}.{name}.buckets"
+    group = f"{run.token}-{name}"
+    return asyncio.run(replay_backlog(run.bootstrap, group, buckets, changelog, run.cfg.partitions))
 
 
 def _wait_changelog(

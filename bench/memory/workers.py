@@ -175,3 +175,29 @@ def wait_tables_recovered(worker: WorkerProcess, timeout_s: float) -> None:
         if time.perf_counter() - started > timeout_s:
             raise worker.failed(f"not ready after {timeout_s:.0f}s")
         time.sleep(RECOVERY_POLL_S)
+
+
+def wait_committed(
+    worker: WorkerProcess,
+    backlog: Callable[[], int],
+    say: Callable[[str], None],
+    timeout_s: float = 900.0,
+) -> float:
+    """Until ``backlog()`` (bucket records the worker's group has not committed) is 0 on
+    two polls in a row: every partial applied and its state stored (the worker commits
+    only then). RSS and the flush counter alone can hold still for many seconds while a
+    worker waits for Kafka to store its writes. Seconds waited."""
+    started = time.perf_counter()
+    last_report, zeros = started, 0
+    while zeros < 2:
+        _alive(worker, "before it caught up")
+        left = backlog()
+        zeros = zeros + 1 if left == 0 else 0
+        now = time.perf_counter()
+        if now - started > timeout_s:
+            raise worker.failed(f"{left:,} bucket records still uncommitted after {timeout_s:.0f}s")
+        if left and now - last_report >= 10.0:
+            say(f"{worker.label}: {left:,} bucket records not yet committed")
+            last_report = now
+        time.sleep(1.0)
+    return time.perf_counter() - started
