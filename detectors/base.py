@@ -157,7 +157,7 @@ def finding(
         summary=summary_line(f"{bucket.scope.name}: {headline}", contributors[:TOP_CONTRIBUTORS]),
         contributors=contributors,
         labels={**owner_labels(bucket), **(labels or {})},
-        spend_nanos=bucket.cost_nanos,
+        spend_nanos=bucket.cost_nanos + sum(bucket.before),
     )
 
 

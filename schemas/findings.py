@@ -84,7 +84,10 @@ class SeriesBucket:
 
     More than one bucket of a series can be open at once: a bucket stays open until the
     series' data is past it by the allowed lateness, and the next one fills meanwhile.
-    Each is delivered open, oldest first, the later ones with ``before``.
+    Each is delivered open, oldest first, the later ones with ``before``; those carry the
+    contributors of that whole open span (``before`` and themselves), and a finding's
+    ``spend_nanos`` is the span's cost, so contributors' shares stay true to the window
+    the finding judged rather than to the few seconds of the newest bucket.
     """
 
     scope: Scope

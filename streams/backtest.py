@@ -26,7 +26,7 @@ from detectors.suite import DetectorSuite, SeriesDetectorsState
 from schemas.decode import DecodeLimits, EventDecoder
 from schemas.findings import MAX_BEFORE, Alert, AlertState, SeriesBucket, minute_to_datetime
 from schemas.money import usd_text
-from streams.contributors import series_buckets
+from streams.contributors import series_buckets, span_contributors
 from streams.fast_decode import RowDecoder
 from streams.rollup import DIMENSIONS, Combo, sum_rows
 
@@ -127,16 +127,21 @@ class BacktestEngine:
         width = self.bucket_minutes
         minutes = sorted(self.pending)
         floor = self.suite.open_floor_nanos
-        costs: dict[str, dict[int, int]] = {}
+        seen: dict[str, dict[int, tuple[int, dict[str, int]]]] = {}  # own cost, contributors
         changes: list[Alert] = []
         for minute in minutes:
-            since = max(minutes[0], minute - width * MAX_BEFORE)
+            earlier = range(max(minutes[0], minute - width * MAX_BEFORE), minute, width)
             chosen = []
             buckets = series_buckets(minute, self.pending[minute], width, False, self.dimensions)
             for bucket in buckets:
-                seen = costs.setdefault(bucket.scope.name, {})
-                seen[minute] = bucket.cost_nanos
-                bucket.before = tuple(seen.get(m, 0) for m in range(since, minute, width))
+                own = seen.setdefault(bucket.scope.name, {})
+                before = [own.get(m, (0, {})) for m in earlier]
+                own[minute] = (bucket.cost_nanos, bucket.contributors)
+                bucket.before = tuple(cost for cost, _ in before)
+                if bucket.before:
+                    bucket.contributors = span_contributors(
+                        [*(parts for _, parts in before), bucket.contributors]
+                    )
                 if bucket.cost_nanos + sum(bucket.before) >= floor:
                     chosen.append(bucket)
             self.stats.open_views += len(chosen)

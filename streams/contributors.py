@@ -9,7 +9,7 @@ build ``SeriesBucket`` values here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 from schemas.findings import Scope, SeriesBucket
@@ -61,6 +61,20 @@ def bucket_of(
         closed=closed,
         contributors=dict(contributors or {}),
     )
+
+
+def span_contributors(parts: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
+    """The contributors of several buckets of one series taken together (the still-open
+    buckets an open one carries in ``before``, and itself).
+
+    >>> span_contributors([{"api_key_id=a": 5}, None, {"api_key_id=a": 1, "app=x": 2}])
+    {'api_key_id=a': 6, 'app=x': 2}
+    """
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, cost in (part or {}).items():
+            total[name] = total.get(name, 0) + cost
+    return total
 
 
 def series_buckets(

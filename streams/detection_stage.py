@@ -39,7 +39,7 @@ from schemas.findings import (
     SeriesBucket,
     minute_to_datetime,
 )
-from streams.contributors import bucket_of
+from streams.contributors import bucket_of, span_contributors
 from streams.rollup import COST
 from streams.series_state import SeriesState
 from streams.state_dir import write_or_stop
@@ -188,10 +188,14 @@ class DetectionStage:
         for start in starts:
             bucket = self._bucket(name, series, start, False)
             since = max(first, start - width * MAX_BEFORE)
+            earlier = range(since, start, width)
             bucket.before = tuple(
-                series.minutes[m][COST] if m in series.minutes else 0
-                for m in range(since, start, width)
+                series.minutes[m][COST] if m in series.minutes else 0 for m in earlier
             )
+            if bucket.before:
+                bucket.contributors = span_contributors(
+                    series.contributors.get(m) for m in (*earlier, start)
+                )
             yield bucket
 
     def _bucket(self, name: str, series: SeriesState, start: int, closed: bool) -> SeriesBucket:

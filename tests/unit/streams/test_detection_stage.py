@@ -9,7 +9,7 @@ import pytest
 from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
 from detectors.suite import DetectorSuite
-from schemas.findings import Alert, Finding
+from schemas.findings import Alert, Finding, minute_to_datetime
 from streams.detection_stage import DetectionStage, SeriesWatch
 from streams.rollup import CALLS, COST, N_METRICS
 from streams.series_state import SeriesState
@@ -95,3 +95,30 @@ def test_quiet_steady_spend_raises_nothing_open_or_closed() -> None:
         series.minutes[minute] = sums(1.0)
         series.newest_minute = minute
         assert run(detection, watch, series) == []
+
+
+def test_a_finding_over_open_buckets_names_the_contributors_of_all_of_them() -> None:
+    """A team spike spread over ten keys; the newest minute has only one key's first
+    message so far. A finding judged over both open minutes must not make that key look
+    like the whole team's spend (the notifier would take it to explain the team's alert)."""
+    team = "team=search"
+    detection = stage()
+    series = SeriesState()
+    for minute in range(WARM):
+        series.minutes[minute] = sums(0.6)
+    series.newest_minute = WARM - 1
+    watch = detection._watch(team, series)
+    detection._run(team, watch, series, [], [])
+    keys = {f"api_key_id=k-{i}": USD for i in range(10)}
+    series.minutes[WARM], series.contributors[WARM] = sums(10.0), dict(keys)
+    series.minutes[WARM + 1] = sums(2.0)
+    series.contributors[WARM + 1] = {"api_key_id=k-0": 2 * USD}
+    series.newest_minute = WARM + 1
+    found: list[Finding] = []
+    detection._run(team, watch, series, found, [])
+    late = [f for f in found if f.at == minute_to_datetime(WARM + 2)]
+    assert late, [f.summary for f in found]
+    for f in late:
+        assert f.spend_nanos == 12 * USD
+        shares = {c.series: c.cost_nanos / f.spend_nanos for c in f.contributors}
+        assert shares["api_key_id=k-0"] == pytest.approx(0.25)
