@@ -10,7 +10,7 @@ family (``CorrelationConfig.families``) and either
   cross-cutting dimensions (``feature``, ``model``, ``provider``, ``environment``) are
   explained by any ``api_key_id``, ``app`` or ``team`` alert and explain nothing; and
   A's series accounts for at least ``min_share`` of B's spend, read from B's own
-  contributors (``cost_nanos / spend_nanos`` of the bucket B was last measured on); or
+  contributors (``cost_nanos / spend_nanos`` of the buckets B was last measured on); or
 - A is on the same series, by a detector listed before B's in the family (a spike
   explains the unit-cost drift of the calls that make it).
 
