@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
 from streams.finops.bill_lines import BillFormatError, BillLine, csv_rows, parse_day, parse_usd
 
@@ -142,7 +142,7 @@ def read_cloud_bill(text: str, fmt: str, source: str) -> list[BillLine]:
     return list(read_gcp_billing(text, source))
 
 
-def sniff_cloud_csv(header: Mapping[str, object] | list[str]) -> str | None:
+def sniff_cloud_csv(header: Sequence[str]) -> str | None:
     """The cloud format whose columns a CSV header has, if any."""
     names = set(header)
     if any(n in names for n in CUR_COLUMNS["start"]):
