@@ -13,33 +13,51 @@ from pydantic import ValidationError
 
 from alerting.lifecycle import AlertLifecycle, LifecycleConfig
 from detectors.config import DetectorsConfig
+from streams.config_errors import problems_from
+from streams.config_file import AggregationConfig, SpendwatchConfig
+from streams.config_load import ConfigError, parse_config
+from streams.config_sections import detectors_config
 
 
 def load_detectors_config(path: Path | None) -> DetectorsConfig:
-    """The ``detectors`` section of a YAML or JSON config file (top-level ``budgets`` too).
+    """The detectors a config file sets (see ``load_backtest_config``)."""
+    return load_backtest_config(path)[0]
 
-    A file without a ``detectors`` key is read as the section itself. Errors name the
-    file and the path of the bad field.
+
+def load_backtest_config(path: Path | None) -> tuple[DetectorsConfig, AggregationConfig | None]:
+    """The detectors and, from a whole ``spendwatch.yaml``, the aggregation a file sets.
+
+    A whole config file (any section but ``detectors``'s own keys, such as ``kafka``,
+    ``aggregation``, ``routes`` or a top-level ``budgets`` list) is validated as the
+    worker validates it, and its budgets are merged in as the worker merges them. A file
+    of the detectors section's keys alone is read as that section. Errors name the file
+    and the path of each bad field.
     """
     if path is None:
-        return DetectorsConfig()
+        return DetectorsConfig(), None
     try:
-        doc: Any = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes()
+        doc: Any = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise typer.BadParameter(f"{path}: {exc}", param_hint="--config") from exc
     if not isinstance(doc, dict):
         raise typer.BadParameter(f"{path}: expected a mapping at the top", param_hint="--config")
-    section = doc.get("detectors", doc if "budgets" not in doc else {}) or {}
-    prefix = "detectors." if "detectors" in doc else ""
-    if "budgets" in doc and "detectors" in doc:
-        section = {**section, "budgets": {**section.get("budgets", {}), **doc["budgets"]}}
+    if _whole_file(doc):
+        try:
+            loaded = parse_config(text, str(path)).config
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--config") from exc
+        return detectors_config(loaded.detectors, loaded.budgets), loaded.aggregation
     try:
-        return DetectorsConfig.model_validate(section)
+        return DetectorsConfig.model_validate(doc), None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(str(p) for p in problems_from(exc))
         raise typer.BadParameter(f"{path}: {problems}", param_hint="--config") from exc
+
+
+def _whole_file(doc: dict[str, Any]) -> bool:
+    sections = set(SpendwatchConfig.model_fields) - set(DetectorsConfig.model_fields)
+    return bool(sections & set(doc)) or isinstance(doc.get("budgets"), list)
 
 
 def backtest(
@@ -50,10 +68,17 @@ def backtest(
     config: Annotated[
         Path | None, typer.Option(help="Config file (YAML/JSON) with a 'detectors' section.")
     ] = None,
-    bucket_minutes: Annotated[int, typer.Option(help="Bucket size in minutes.")] = 1,
+    bucket_minutes: Annotated[
+        int | None,
+        typer.Option(help="Bucket size in minutes [default: the config's aggregation, or 1]."),
+    ] = None,
     lateness_minutes: Annotated[
-        int, typer.Option(help="Minutes a bucket stays open after newer events arrive.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Minutes a bucket stays open after newer events arrive "
+            "[default: the config's aggregation, or 0]."
+        ),
+    ] = None,
     resolve_after: Annotated[
         int, typer.Option(help="Clean minutes before an alert resolves.")
     ] = 15,
@@ -65,7 +90,11 @@ def backtest(
     from detectors.suite import DetectorSuite
     from streams.backtest import BacktestEngine, iter_batches, run_backtest, write_alerts
 
-    detectors = load_detectors_config(config)
+    detectors, aggregation = load_backtest_config(config)
+    if bucket_minutes is None:
+        bucket_minutes = aggregation.bucket_minutes if aggregation else 1
+    if lateness_minutes is None:
+        lateness_minutes = aggregation.lateness_minutes if aggregation else 0
     try:
         lifecycle = AlertLifecycle(LifecycleConfig(fire_after, resolve_after))
         engine = BacktestEngine(

@@ -2,10 +2,11 @@
 
 The series stage calls ``evaluate`` for every series it changed, when it flushes the
 series' partition. Buckets are handed to the detector suite in event-time order: every
-bucket the series' own data has passed by ``close_grace_minutes`` (or, once the series
-has gone quiet, the worker's watermark by ``idle_close_minutes``) exactly once as
-closed, then the buckets not yet closed as open, oldest first, with their sums so far,
-at most once per ``open_every_s``. Findings go to the findings topic and through the
+bucket the series' own data and every active source of its partition have passed by
+``close_grace_minutes`` (``source_progress``; or, once the series has gone quiet, the
+worker's watermark by ``idle_close_minutes``) exactly once as closed, then the buckets
+not yet closed as open, oldest first, with their sums so far, at most once per
+``open_every_s``. Findings go to the findings topic and through the
 alert lifecycle; alert changes go to the alerts topic (the notifier's outbox).
 
 Each series' detector state, lifecycle and the start of the last closed bucket are
@@ -42,6 +43,7 @@ from schemas.findings import (
 from streams.contributors import bucket_of, span_contributors
 from streams.rollup import COST
 from streams.series_state import SeriesState
+from streams.source_progress import SourceProgress
 from streams.state_dir import write_or_stop
 
 DETECTED_DIMENSIONS = frozenset(
@@ -80,6 +82,8 @@ class DetectionStage:
     """Where the table state lives: named when a write to it fails."""
     watermark: int = -1
     """Newest bucket start seen by this worker (event time)."""
+    sources: SourceProgress = field(default_factory=SourceProgress)
+    """Per partition, how far each source partition has got (event time)."""
     watches: dict[str, SeriesWatch] = field(default_factory=dict)
     waiting: dict[int, set[str]] = field(default_factory=dict)
     """Per partition: series with a bucket still to close or an alert still firing."""
@@ -104,12 +108,13 @@ class DetectionStage:
         stored: list[str] = []
         findings: list[Finding] = []
         changes: list[Alert] = []
+        low = self.sources.low(partition)
         for name in sorted(names):
             series: SeriesState | None = state_of(name)
             if series is None:
                 continue
             watch = self._watch(name, series)
-            if self._run(name, watch, series, findings, changes):
+            if self._run(name, watch, series, findings, changes, low):
                 stored.append(name)
                 write_or_stop(self.table, name.encode(), self._dumps(watch), self.data_dir)
             self._note_waiting(partition, name, watch, series)
@@ -136,18 +141,21 @@ class DetectionStage:
         series: SeriesState,
         findings: list[Finding],
         changes: list[Alert],
+        low: int | None = None,
     ) -> bool:
+        """``low``: the partition's slowest active source (``SourceProgress.low``)."""
         width = self.bucket_minutes
         # A bucket is closed by the series' own progress (its data arrives in order from
-        # each source partition, possibly over several messages per minute), or, once the
-        # series has gone quiet, by the worker's watermark. Closing by the worker's
-        # watermark alone would close a lagging partition's buckets on their first partial
-        # while another partition races ahead (a backfill), and teach the detectors
-        # partial sums.
-        limit = max(
-            series.newest_minute - self.close_grace_minutes,
-            self.watermark - self.idle_close_minutes,
-        )
+        # each source partition, possibly over several messages per minute) once the
+        # partition's slowest active source has got as far, or, once the series has gone
+        # quiet, by the worker's watermark. Closing by the worker's watermark or the
+        # series' newest minute alone would close a bucket on the partials of the fastest
+        # source while another lags behind (a backfill), and teach the detectors partial
+        # sums.
+        newest, world = series.newest_minute, self.watermark
+        if low is not None:
+            newest, world = min(newest, low), min(world, low)
+        limit = max(newest - self.close_grace_minutes, world - self.idle_close_minutes)
         starts = sorted(b for b in series.minutes if b > watch.closed_through)
         changed = False
         still_open: list[int] = []
@@ -258,3 +266,4 @@ class DetectionStage:
         """After a rebalance: reload from the table when next needed."""
         self.watches.clear()
         self.waiting.clear()
+        self.sources.forget()

@@ -119,7 +119,9 @@ class IngestStage:
         totals = self.owners.attribute_totals(totals)
         self.metrics.observe(decoded, totals, reported, duplicates)
         partials = fan_out(totals, self.settings.dimensions)
-        records = partial_records(partials, partition, offset, self.settings.series_partitions)
+        records = partial_records(
+            partials, partition, offset, self.settings.series_partitions, totals.watermark
+        )
         for target, value in records.items():
             await self.buckets_topic.send(key=str(target).encode(), value=value, partition=target)
         message_max = (

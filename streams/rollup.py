@@ -233,18 +233,26 @@ def _series_partition(name: str, partitions: int) -> int:
 
 
 def partial_records(
-    partials: SeriesPartials, source_partition: int, source_offset: int, partitions: int
+    partials: SeriesPartials,
+    source_partition: int,
+    source_offset: int,
+    partitions: int,
+    source_minute: int = -1,
 ) -> dict[int, bytes]:
     """One buckets-topic record per owning partition, tagged with the message it came from.
 
     The tag (source partition, source offset) lets the owner apply each message's
-    partials exactly once, however often they are sent.
+    partials exactly once, however often they are sent; ``source_minute``, the source
+    partition's event-time watermark after the message (``w``, when known), tells the
+    owner how far that source has got (``streams.source_progress``).
     """
     grouped: dict[int, dict[str, Any]] = {}
+    head: dict[str, Any] = {"p": source_partition, "o": source_offset}
+    if source_minute >= 0:
+        head["w"] = source_minute
     for name, buckets in partials.buckets.items():
         partition = _series_partition(name, partitions)
-        record = grouped.setdefault(partition, {"p": source_partition, "o": source_offset,
-                                                "s": {}, "u": {}})  # fmt: skip
+        record = grouped.setdefault(partition, {**head, "s": {}, "u": {}})
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]
         contributors = partials.contributors.get(name)
         if contributors:

@@ -109,6 +109,8 @@ class SeriesStage:
             return buffer
         record = orjson.loads(event.value)
         source_partition, source_offset = record["p"], record["o"]
+        if self.detection is not None and "w" in record:
+            self.detection.sources.note(event.message.partition, source_partition, record["w"])
         units = record.get("u", {})
         contributors = record.get("c", {})
         for name, buckets in record["s"].items():

@@ -39,23 +39,23 @@ def gone(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] == "Z"
 
 
-INCIDENT_SCOPES = {"api_key_id=key-research-5", "team=research", "app=research-agent"}
-"""Series the runaway key is part of (org, model, provider, environment, feature and
-attribution series hold it too)."""
+INCIDENT_SERIES = ("api_key_id=key-research-5", "team=research", "app=research-agent")
+"""The runaway key and the series it alone drives. Its model, provider, environment,
+feature and org series hold it too, so an alert on one of them is about the incident
+when the incident's series are among its top contributors."""
 
 
-def alerted_scopes(err: str) -> list[str]:
-    """The series of every alert the demo printed as it arrived."""
-    return re.findall(r"^ALERT \S+ \[\w+\] \w+ on (\w+=\S+?):", err, re.MULTILINE)
+def alert_lines(err: str) -> list[str]:
+    """Every alert the demo printed as it arrived (``ALERT #channel [SEV] detector on
+    SERIES: summary; top: ...; also raised on ...``)."""
+    return re.findall(r"^ALERT \S+ \[\w+\] \w+ on \w+=.*$", err, re.MULTILINE)
 
 
-def unrelated_key_alerts(err: str) -> list[str]:
-    """Alerts on another api key: false alerts (a key's series has one source partition,
-    so nothing but its own traffic moves it; the 90-minute backfill once raised some when
-    its batches landed out of order)."""
-    return [
-        s for s in alerted_scopes(err) if s.startswith("api_key_id=") and s not in INCIDENT_SCOPES
-    ]
+def unrelated_alerts(err: str) -> list[str]:
+    """Alerts that name none of the incident's series, as scope or as contributor: false
+    alerts (a backfill's partitions landing out of step once raised some on the org,
+    environment and model series, driven by keys that were spending as usual)."""
+    return [line for line in alert_lines(err) if not any(s in line for s in INCIDENT_SERIES)]
 
 
 def test_bounded_run_on_the_embedded_broker_counts_spend_and_alerts_on_the_incident(
@@ -68,8 +68,8 @@ def test_bounded_run_on_the_embedded_broker_counts_spend_and_alerts_on_the_incid
     assert "Tansu (embedded, memory-only)" in err
     assert "the injected incident produced an alert at the local Slack receiver" in err
     assert summary["alert_arrived"] is True and summary["alerts"] >= 1
-    assert INCIDENT_SCOPES & set(alerted_scopes(err)), err  # printed as it arrived
-    assert unrelated_key_alerts(err) == [], err
+    assert alert_lines(err), err  # printed as it arrived
+    assert unrelated_alerts(err) == [], err
     assert 0 < summary["events_counted"] <= summary["events_sent"], err
     assert set(summary["teams"]) >= {"search", "support", "research"}
     assert all(Decimal(usd) > 0 for usd in summary["teams"].values())
@@ -120,7 +120,7 @@ def test_bounded_run_against_apache_kafka(kafka_bootstrap: str, tmp_path: Path, 
     )  # fmt: skip
     assert code == 0, err
     assert summary["alert_arrived"] is True
-    assert unrelated_key_alerts(err) == [], err
+    assert unrelated_alerts(err) == [], err
     assert f"Kafka at {kafka_bootstrap}" in err
     assert summary["events_counted"] > 0, err
     assert set(summary["pids"]) == {"worker"} and gone(summary["pids"]["worker"])

@@ -123,7 +123,12 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
         raised = await all_resolved_and_delivered(kafka_bootstrap, rig.topics, service)
     raised_on = {a.scope.name for a in raised.values()}
     assert len(raised) >= 4 and {RUNAWAY, "team=agents", "org=all"} <= raised_on
-    (incident,) = {e["dedup_key"] for e in fake_pagerduty.events}  # one page in total ...
+    paged = [
+        (e["event_action"], e.get("payload", {}).get("summary")) for e in fake_pagerduty.events
+    ]
+    pages = {e["dedup_key"] for e in fake_pagerduty.events}
+    assert len(pages) == 1, paged  # one page in total ...
+    (incident,) = pages
     actions = [e["event_action"] for e in fake_pagerduty.events]
     assert actions[0] == "trigger" and actions[-1] == "resolve"
     assert actions.count("resolve") == 1

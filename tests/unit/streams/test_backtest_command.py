@@ -7,12 +7,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from streams.cli import app
 from streams.synthetic import DEFAULT_START, Incident, TrafficGenerator, TrafficProfile
 
 HOURS = 4
+EXAMPLE = Path(__file__).parents[3] / "spendwatch.example.yaml"
 RUNAWAY_AT = 2.5 * 3600
 LEAK_AT = 3.5 * 3600
 
@@ -93,3 +95,34 @@ def test_a_bad_config_names_the_file_and_field(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "detectors.spike.ratio" in result.output and "bad.yaml" in result.output
+
+
+def test_a_whole_config_file_is_read_as_the_worker_reads_it(
+    events_file: Path, tmp_path: Path
+) -> None:
+    """The shipped example (top-level budgets list, routes, receivers) plus a budget the
+    traffic overruns: the budget reaches the detectors as the worker merges it."""
+    example = yaml.safe_load(EXAMPLE.read_text())
+    example["budgets"] = [{"series": "team=search", "monthly_usd": 1}]
+    config = tmp_path / "spendwatch.yaml"
+    config.write_text(yaml.safe_dump(example))
+    out = tmp_path / "alerts.jsonl"
+    result = CliRunner().invoke(
+        app, ["backtest", str(events_file), "--config", str(config), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    alerts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    burns = {(a["detector"], a["scope"]["value"]) for a in alerts if "budget" in a["detector"]}
+    assert burns == {("budget_burn", "search")}
+
+
+def test_a_whole_config_file_with_a_bad_section_names_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("aggregation:\n  lateness_minutes: -1\nbudgets: []\n")
+    events = tmp_path / "e.jsonl"
+    events.write_text("")
+    result = CliRunner().invoke(
+        app, ["backtest", str(events), "--config", str(config), "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code != 0
+    assert "aggregation.lateness_minutes" in result.output and "bad.yaml" in result.output

@@ -122,3 +122,39 @@ def test_a_finding_over_open_buckets_names_the_contributors_of_all_of_them() -> 
         assert f.spend_nanos == 12 * USD
         shares = {c.series: c.cost_nanos / f.spend_nanos for c in f.contributors}
         assert shares["api_key_id=k-0"] == pytest.approx(0.25)
+
+
+def test_a_combined_series_waits_for_its_slowest_active_source() -> None:
+    """Two usage partitions feed the org series; one races ahead (a backfill). A minute
+    closes only once the slower source has passed it too; a source quiet for
+    ``idle_s`` seconds no longer holds it."""
+    detection = stage()
+    watch, series = warm(detection)
+    progress = detection.sources
+    progress.note(0, source=0, minute=WARM + 5, now=100.0)
+    progress.note(0, source=1, minute=WARM, now=100.0)
+    for minute in range(WARM, WARM + 6):
+        series.minutes[minute] = sums(0.5)  # source 0's half only, so far
+    series.newest_minute = WARM + 5
+    detection._run(NAME, watch, series, [], [], progress.low(0, now=101.0))
+    assert watch.closed_through == WARM - 2  # WARM - 1 is passed by both, WARM is not
+    progress.note(0, source=1, minute=WARM + 3, now=102.0)
+    detection._run(NAME, watch, series, [], [], progress.low(0, now=102.0))
+    assert watch.closed_through == WARM + 1
+    later = 102.0 + progress.idle_s + 1
+    progress.note(0, source=0, minute=WARM + 5, now=later)
+    detection._run(NAME, watch, series, [], [], progress.low(0, now=later))
+    assert watch.closed_through == WARM + 3  # by source 0 alone: source 1 went quiet
+
+
+def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None:
+    detection = stage()
+    progress = detection.sources
+    assert progress.low(3, now=0.0) is None
+    progress.note(3, source=1, minute=50, now=0.0)
+    progress.note(3, source=1, minute=40, now=1.0)  # an older record replayed
+    progress.note(3, source=2, minute=45, now=1.0)
+    assert progress.low(3, now=1.0) == 45
+    assert progress.low(4, now=1.0) is None
+    detection.forget_partitions()
+    assert progress.low(3, now=1.0) is None

@@ -80,11 +80,13 @@ def test_units_sum_per_series() -> None:
 
 def test_partial_records_go_to_the_owning_partition_with_their_source_tag() -> None:
     partials = fan_out(sum_rows([row(1), row(1, key="k2")], -1, 10))
-    records = partial_records(partials, source_partition=3, source_offset=77, partitions=4)
+    records = partial_records(
+        partials, source_partition=3, source_offset=77, partitions=4, source_minute=9
+    )
     seen = set()
     for partition, value in records.items():
         record = orjson.loads(value)
-        assert (record["p"], record["o"]) == (3, 77)
+        assert (record["p"], record["o"], record["w"]) == (3, 77, 9)
         for name in record["s"]:
             assert partition_for(name, 4) == partition
             seen.add(name)
