@@ -30,7 +30,11 @@ ROUTE = RouteMatch("root", "pd", ("team",), timedelta(0), timedelta(minutes=5), 
 
 
 def alert(
-    scope: str, spend_usd: int, team: str, detector: str = "spend_spike", **costs: int
+    scope: str,
+    spend_usd: int,
+    team: str,
+    costs: dict[str, int],
+    detector: str = "spend_spike",
 ) -> Alert:
     return Alert(
         alert_id=f"{detector}:{scope}",
@@ -60,9 +64,9 @@ def team_alerts(t: int) -> list[Alert]:
     broad = [f"app=a{t}", f"team={team}", f"model=m{t}", f"provider=p{t}"]
     broad += [f"environment=e{t}", f"feature=f{t}"]
     return [
-        alert(f"api_key_id=k{t}", 60, team, **{f"team__{team}": 60}),
-        alert(f"api_key_id=k{t}", 60, team, "unit_cost_drift", **{f"team__{team}": 60}),
-        *(alert(scope, 100, team, **{key: 60}) for scope in broad),
+        alert(f"api_key_id=k{t}", 60, team, {f"team__{team}": 60}),
+        alert(f"api_key_id=k{t}", 60, team, {f"team__{team}": 60}, "unit_cost_drift"),
+        *(alert(scope, 100, team, {key: 60}) for scope in broad),
     ]
 
 

@@ -108,7 +108,9 @@ def _cached(
                 return out
     scenarios = build_series(days, rate, seed)
     if path:
-        arrays = {f"{s}/{t}": y for s, series in scenarios.items() for t, y in series.items()}
+        arrays: dict[str, Any] = {
+            f"{s}/{t}": y for s, series in scenarios.items() for t, y in series.items()
+        }
         np.savez(path, tag=np.array(tag), **arrays)
     return scenarios
 
