@@ -40,6 +40,7 @@ from schemas.findings import (
     SeriesBucket,
     minute_to_datetime,
 )
+from streams.close_schedule import NEVER, CloseSchedule
 from streams.contributors import bucket_of, span_contributors
 from streams.rollup import COST
 from streams.series_state import SeriesState
@@ -50,6 +51,8 @@ DETECTED_DIMENSIONS = frozenset(
     {"api_key_id", "team", "app", "feature", "model", "provider", "environment", "org"}
 )
 RECENT_ALERTS = 500
+DUE_PER_FLUSH = 5_000
+"""Unchanged series looked at again per flush at most (``close_schedule``)."""
 FORMAT = 1
 
 
@@ -63,6 +66,8 @@ class SeriesWatch:
     """Start of the newest bucket delivered closed."""
     open_at: float = 0.0
     """Monotonic time of the last open-bucket evaluation (not stored)."""
+    open_stale: bool = False
+    """An open bucket changed since the detectors last saw it (not stored)."""
 
 
 @dataclass
@@ -85,7 +90,7 @@ class DetectionStage:
     sources: SourceProgress = field(default_factory=SourceProgress)
     """Per partition, how far each source partition has got (event time)."""
     watches: dict[str, SeriesWatch] = field(default_factory=dict)
-    waiting: dict[int, set[str]] = field(default_factory=dict)
+    waiting: dict[int, CloseSchedule] = field(default_factory=dict)
     """Per partition: series with a bucket still to close or an alert still firing."""
     recent: deque[Alert] = field(default_factory=lambda: deque(maxlen=RECENT_ALERTS))
     active: dict[str, Alert] = field(default_factory=dict)
@@ -97,14 +102,28 @@ class DetectionStage:
     def advance(self, minute: int) -> None:
         self.watermark = max(self.watermark, minute)
 
-    def waiting_on(self, partition: int) -> bool:
-        """Whether a tick could close a bucket or resolve an alert on this partition."""
-        return bool(self.waiting.get(partition))
+    def waiting_on(self, partition: int, evaluated_at: int) -> bool:
+        """Whether a tick could close a bucket or resolve an alert on this partition
+        (``evaluated_at``: the watermark when the partition was last evaluated)."""
+        schedule = self.waiting.get(partition)
+        if schedule is None:
+            return False
+        if schedule.always and self.watermark > evaluated_at:
+            return True
+        return schedule.due(*self._marks(partition))
+
+    def _marks(self, partition: int) -> tuple[int, int]:
+        """The partition's slowest active source and the watermark no later than it."""
+        low = self.sources.low(partition)
+        low_mark = NEVER if low is None else low
+        return low_mark, min(self.watermark, low_mark)
 
     async def evaluate(self, partition: int, changed: Iterable[str], state_of: Any) -> list[str]:
-        """Evaluate changed and waiting series of a partition; returns the names to store."""
-        names = {n for n in changed if self.watches_series(n)}
-        names |= self.waiting.get(partition, set())
+        """Evaluate changed series of a partition and those waiting whose time has come;
+        returns the names to store."""
+        fresh = {n for n in changed if self.watches_series(n)}
+        schedule = self.waiting.setdefault(partition, CloseSchedule())
+        names = fresh | schedule.take(*self._marks(partition), DUE_PER_FLUSH)
         stored: list[str] = []
         findings: list[Finding] = []
         changes: list[Alert] = []
@@ -114,10 +133,10 @@ class DetectionStage:
             if series is None:
                 continue
             watch = self._watch(name, series)
-            if self._run(name, watch, series, findings, changes, low):
+            if self._run(name, watch, series, findings, changes, low, name in fresh):
                 stored.append(name)
                 write_or_stop(self.table, name.encode(), self._dumps(watch), self.data_dir)
-            self._note_waiting(partition, name, watch, series)
+            self._note_waiting(schedule, name, watch, series)
         await self._publish(findings, changes)
         return stored
 
@@ -142,8 +161,10 @@ class DetectionStage:
         findings: list[Finding],
         changes: list[Alert],
         low: int | None = None,
+        fresh: bool = True,
     ) -> bool:
-        """``low``: the partition's slowest active source (``SourceProgress.low``)."""
+        """``low``: the partition's slowest active source (``SourceProgress.low``);
+        ``fresh``: the series has new data since it was last run."""
         width = self.bucket_minutes
         # A bucket is closed by the series' own progress (its data arrives in order from
         # each source partition, possibly over several messages per minute) once the
@@ -171,8 +192,10 @@ class DetectionStage:
             series.contributors_needed_from = start + 1
             changed = True
         now = time.monotonic()
-        if still_open and now - watch.open_at >= self.open_every_s:
+        watch.open_stale = bool(still_open) and (watch.open_stale or fresh)
+        if watch.open_stale and now - watch.open_at >= self.open_every_s:
             watch.open_at = now
+            watch.open_stale = False
             for bucket in self._open_buckets(name, series, watch.closed_through, still_open):
                 found = self.suite.observe(watch.detectors, bucket)
                 findings.extend(found)
@@ -213,14 +236,20 @@ class DetectionStage:
         )
 
     def _note_waiting(
-        self, partition: int, name: str, watch: SeriesWatch, series: SeriesState
+        self, schedule: CloseSchedule, name: str, watch: SeriesWatch, series: SeriesState
     ) -> None:
-        waiting = self.waiting.setdefault(partition, set())
-        unclosed = series.newest_minute > watch.closed_through
-        if unclosed or watch.lifecycle.keys:
-            waiting.add(name)
-        else:
-            waiting.discard(name)
+        """File the series under the marks that would close its oldest open bucket: the
+        partition's slowest source, if its own data is already far enough on; the
+        watermark, by the allowed lateness, in any case (``_run``'s two rules)."""
+        always = bool(watch.lifecycle.keys) or watch.open_stale
+        unclosed = [b for b in series.minutes if b > watch.closed_through]
+        if not unclosed:
+            schedule.wait(name, None, None, always)
+            return
+        end = min(unclosed) + self.bucket_minutes
+        by_own = series.newest_minute - self.close_grace_minutes >= end
+        low_needed = end + self.close_grace_minutes if by_own else None
+        schedule.wait(name, low_needed, end + self.idle_close_minutes, always)
 
     async def _publish(self, findings: list[Finding], changes: list[Alert]) -> None:
         self.findings_total += len(findings)
@@ -257,7 +286,7 @@ class DetectionStage:
         excess = len(self.watches) - keep
         if excess <= 0:
             return
-        waiting = set().union(*self.waiting.values()) if self.waiting else set()
+        waiting = set().union(*(s.always for s in self.waiting.values()))
         for name in list(self.watches)[: excess + keep // 10]:
             if name not in waiting:
                 del self.watches[name]

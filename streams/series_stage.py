@@ -83,11 +83,7 @@ class SeriesStage:
         detection = self.detection
         for partition, buffer in list(self.buffers.items()):
             quiet = now - buffer.since >= self.settings.flush_interval_s
-            detect = (
-                detection is not None
-                and detection.watermark > buffer.evaluated_at
-                and detection.waiting_on(partition)
-            )
+            detect = detection is not None and detection.waiting_on(partition, buffer.evaluated_at)
             if (buffer.pending or detect) and quiet and not buffer.tick_sent:
                 buffer.tick_sent = True
                 await self.buckets_topic.send(key=b"tick", value=TICK, partition=partition)

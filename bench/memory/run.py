@@ -119,6 +119,10 @@ def _delete_topics(bootstrap: str, token: str, say: Callable[[str], None]) -> No
         say(f"deleted {len(deleted)} topics of this run")
 
 
+SERIES_PER_TIMEOUT = 100_000
+"""Each wait's time limit grows with the run's keys beyond this many."""
+
+
 def _idle_baseline(run: _Run) -> Memory:
     """RSS of a worker on empty topics, with the same settings, once it settled."""
     asyncio.run(ensure_topics(run.bootstrap, [f"{run.token}.idle."], run.cfg.partitions))
@@ -138,6 +142,7 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     dimensions = WorkerSettings().dimensions
     asyncio.run(ensure_topics(run.bootstrap, [prefix], cfg.partitions))
     tally = SeriesTally(dimensions)
+    slack = max(1.0, series / SERIES_PER_TIMEOUT)
     say(f"{name}: producing {series:,} keys x {cfg.events_per_key} events ...")
     produced = asyncio.run(
         produce_inputs(
@@ -163,14 +168,14 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     if rejected:
         raise loaded.failed(f"rejected {rejected} events")
     at_counted = memory_of(loaded)
-    wait_series(loaded, {"org=all": n}, 120)
+    wait_series(loaded, {"org=all": n}, 120 * slack)
     changelog = f"{run.token}-{name}-series-changelog"
 
     def backlog() -> int:
         return _backlog(run, name, changelog).uncommitted_bucket_records
 
-    wait_committed(loaded, backlog, say)
-    drain_s = _wait_changelog(run, loaded, changelog)
+    wait_committed(loaded, backlog, say, timeout_s=900 * slack)
+    drain_s = _wait_changelog(run, loaded, changelog, timeout_s=600 * slack)
     memory, settled = wait_settled(loaded, say)
     say(
         f"{name}: loaded worker counted {n:,} events at {rate.eps:,.0f}/s; RSS "
@@ -196,9 +201,9 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     )
     fresh_wait = _wait_left(run, name)
     fresh = run.worker(f"{name}-fresh", name, f"{name}-data-b")
-    fresh_recovery = time_recovery(fresh, expected)
+    fresh_recovery = time_recovery(fresh, expected, timeout_s=600 * slack)
     say(f"{name}: fresh data dir: recovered in [bold]{fresh_recovery.seconds:.2f}s[/]")
-    replayed_s = wait_committed(fresh, backlog, say)
+    replayed_s = wait_committed(fresh, backlog, say, timeout_s=900 * slack)
     say(f"{name}: fresh data dir: uncommitted partials replayed {replayed_s:.1f}s later")
     recovered, _ = wait_settled(fresh, say)
     again = count_series(fresh.url, dimensions, limit=series + 1000)
@@ -209,7 +214,7 @@ def _measure(run: _Run, series: int, idle: Memory) -> Measured:
     kill(fresh)
     same_wait = _wait_left(run, name)
     same = run.worker(f"{name}-same", name, f"{name}-data-a")
-    same_recovery = time_recovery(same, expected)
+    same_recovery = time_recovery(same, expected, timeout_s=600 * slack)
     say(f"{name}: same data dir: recovered in [bold]{same_recovery.seconds:.2f}s[/]")
     same.stop()
 

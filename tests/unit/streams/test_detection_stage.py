@@ -10,6 +10,7 @@ from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
 from detectors.suite import DetectorSuite
 from schemas.findings import Alert, Finding, minute_to_datetime
+from streams import detection_stage
 from streams.detection_stage import DetectionStage, SeriesWatch
 from streams.rollup import CALLS, COST, N_METRICS
 from streams.series_state import SeriesState
@@ -158,3 +159,42 @@ def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None
     assert progress.low(4, now=1.0) is None
     detection.forget_partitions()
     assert progress.low(3, now=1.0) is None
+
+
+async def test_quiet_series_are_read_again_only_when_event_time_can_close_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thousand keys that called once each: their minute waits for the watermark to
+    pass it by the allowed lateness. Flushes before that read none of them; the flush
+    after reads each once (a few hundred per flush at most), and closes it."""
+    monkeypatch.setattr(detection_stage, "DUE_PER_FLUSH", 300)
+    detection = stage()
+    states = {}
+    for i in range(1000):
+        series = SeriesState()
+        series.minutes[100] = sums(0.01, calls=1)
+        series.newest_minute = 100
+        states[f"api_key_id=k-{i}"] = series
+    detection.advance(100)
+    reads: list[str] = []
+
+    def state_of(name: str) -> SeriesState:
+        reads.append(name)
+        return states[name]
+
+    await detection.evaluate(0, list(states), state_of)
+    assert len(reads) == 1000
+    for _ in range(3):
+        reads.clear()
+        await detection.evaluate(0, [], state_of)
+        assert reads == []
+    assert not detection.waiting_on(0, evaluated_at=100)
+    detection.advance(100 + 1 + detection.idle_close_minutes)
+    assert detection.waiting_on(0, evaluated_at=100)
+    read_per_flush = []
+    while detection.waiting_on(0, evaluated_at=detection.watermark):
+        reads.clear()
+        await detection.evaluate(0, [], state_of)
+        read_per_flush.append(len(reads))
+    assert read_per_flush == [300, 300, 300, 100]
+    assert all(detection._watch(n, s).closed_through == 100 for n, s in states.items())
