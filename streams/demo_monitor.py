@@ -21,7 +21,8 @@ from streams.producer import UsageProducer
 from streams.synthetic import Incident, TrafficGenerator, TrafficProfile
 
 INCIDENT_KEY = "key-research-5"
-"""The research team's agent on Gemini 2.5 Pro, some $0.60 a minute at this rate."""
+"""The research team's agent on Gemini 2.5 Pro: some $12 a minute at the demo's default
+100 calls a second (most of the research team's spend)."""
 
 
 @dataclass
@@ -60,7 +61,7 @@ normal looks like (they stay quiet on a series' first hour)."""
 
 def incident(warmup_s: float) -> Incident:
     """The injected incident: an agent loop; the key calls 30 times its usual rate after
-    the warm-up (some $18 a minute instead of $0.60)."""
+    the warm-up (some $360 a minute instead of $12 at the default rate)."""
     return Incident.runaway_loop(
         INCIDENT_KEY, start_s=HISTORY_S + warmup_s, duration_s=3600, factor=INCIDENT_FACTOR
     )
