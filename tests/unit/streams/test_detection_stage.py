@@ -198,3 +198,31 @@ async def test_quiet_series_are_read_again_only_when_event_time_can_close_them(
         read_per_flush.append(len(reads))
     assert read_per_flush == [300, 300, 300, 100]
     assert all(detection._watch(n, s).closed_through == 100 for n, s in states.items())
+
+
+async def test_a_series_held_back_by_a_slow_source_is_read_again_when_that_source_moves() -> None:
+    detection = stage()
+    series = SeriesState()
+    for minute in range(100, 106):
+        series.minutes[minute] = sums(1.0)
+    series.newest_minute = 105
+    detection.advance(105)
+    detection.sources.note(0, source=0, minute=105)
+    detection.sources.note(0, source=1, minute=100)
+    reads: list[str] = []
+
+    def state_of(name: str) -> SeriesState:
+        reads.append(name)
+        return series
+
+    await detection.evaluate(0, ["org=all"], state_of)
+    watch = detection.watches["org=all"]
+    assert watch.closed_through == -1  # source 1 has not passed minute 100
+    reads.clear()
+    await detection.evaluate(0, [], state_of)
+    assert reads == [] and not detection.waiting_on(0, evaluated_at=105)
+    detection.sources.note(0, source=1, minute=103)
+    assert detection.waiting_on(0, evaluated_at=105)
+    await detection.evaluate(0, [], state_of)
+    assert reads == ["org=all"]
+    assert watch.closed_through == 101  # what both sources have passed by a grace minute
