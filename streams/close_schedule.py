@@ -63,10 +63,6 @@ class CloseSchedule:
         if world != NEVER:
             heapq.heappush(self.by_world, (world, name))
 
-    def drop(self, name: str) -> None:
-        self.always.discard(name)
-        self.filed.pop(name, None)
-
     def due(self, low: int, world: int) -> bool:
         """Whether a series filed in a heap has its mark reached."""
         self._prune()
@@ -95,6 +91,3 @@ class CloseSchedule:
         for index, heap in ((0, self.by_low), (1, self.by_world)):
             while heap and self.filed.get(heap[0][1], (None, None))[index] != heap[0][0]:
                 heapq.heappop(heap)
-
-    def __len__(self) -> int:
-        return len(self.filed) + len(self.always - self.filed.keys())

@@ -110,11 +110,11 @@ class DetectionStage:
             return False
         if schedule.always and self.watermark > evaluated_at:
             return True
-        return schedule.due(*self._marks(partition))
+        return schedule.due(*self._marks(self.sources.low(partition)))
 
-    def _marks(self, partition: int) -> tuple[int, int]:
-        """The partition's slowest active source and the watermark no later than it."""
-        low = self.sources.low(partition)
+    def _marks(self, low: int | None) -> tuple[int, int]:
+        """The slowest active source's mark (``low``; NEVER when none is known) and the
+        watermark no later than it: what ``CloseSchedule`` files series under."""
         low_mark = NEVER if low is None else low
         return low_mark, min(self.watermark, low_mark)
 
@@ -123,11 +123,11 @@ class DetectionStage:
         returns the names to store."""
         fresh = {n for n in changed if self.watches_series(n)}
         schedule = self.waiting.setdefault(partition, CloseSchedule())
-        names = fresh | schedule.take(*self._marks(partition), DUE_PER_FLUSH)
+        low = self.sources.low(partition)
+        names = fresh | schedule.take(*self._marks(low), DUE_PER_FLUSH)
         stored: list[str] = []
         findings: list[Finding] = []
         changes: list[Alert] = []
-        low = self.sources.low(partition)
         for name in sorted(names):
             series: SeriesState | None = state_of(name)
             if series is None:
@@ -242,11 +242,11 @@ class DetectionStage:
         partition's slowest source, if its own data is already far enough on; the
         watermark, by the allowed lateness, in any case (``_run``'s two rules)."""
         always = bool(watch.lifecycle.keys) or watch.open_stale
-        unclosed = [b for b in series.minutes if b > watch.closed_through]
-        if not unclosed:
+        oldest = min((b for b in series.minutes if b > watch.closed_through), default=None)
+        if oldest is None:
             schedule.wait(name, None, None, always)
             return
-        end = min(unclosed) + self.bucket_minutes
+        end = oldest + self.bucket_minutes
         by_own = series.newest_minute - self.close_grace_minutes >= end
         low_needed = end + self.close_grace_minutes if by_own else None
         schedule.wait(name, low_needed, end + self.idle_close_minutes, always)

@@ -85,16 +85,24 @@ def test_the_same_file_gives_the_same_alerts(events_file: Path, tmp_path: Path) 
     assert outs[0].read_bytes() == outs[1].read_bytes()
 
 
-def test_a_bad_config_names_the_file_and_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("detectors:\n  spike:\n    ratio: 0.5\n", "detectors.spike.ratio"),
+        ("aggregation:\n  lateness_minutes: -1\nbudgets: []\n", "aggregation.lateness_minutes"),
+    ],
+    ids=["detectors-section", "whole-file"],
+)
+def test_a_bad_config_names_the_file_and_field(tmp_path: Path, text: str, path: str) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("detectors:\n  spike:\n    ratio: 0.5\n")
+    config.write_text(text)
     events = tmp_path / "e.jsonl"
     events.write_text("")
     result = CliRunner().invoke(
         app, ["backtest", str(events), "--config", str(config), "--out", str(tmp_path / "o")]
     )
     assert result.exit_code != 0
-    assert "detectors.spike.ratio" in result.output and "bad.yaml" in result.output
+    assert path in result.output and "bad.yaml" in result.output
 
 
 def test_a_whole_config_file_is_read_as_the_worker_reads_it(
@@ -114,15 +122,3 @@ def test_a_whole_config_file_is_read_as_the_worker_reads_it(
     alerts = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     burns = {(a["detector"], a["scope"]["value"]) for a in alerts if "budget" in a["detector"]}
     assert burns == {("budget_burn", "search")}
-
-
-def test_a_whole_config_file_with_a_bad_section_names_its_path(tmp_path: Path) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text("aggregation:\n  lateness_minutes: -1\nbudgets: []\n")
-    events = tmp_path / "e.jsonl"
-    events.write_text("")
-    result = CliRunner().invoke(
-        app, ["backtest", str(events), "--config", str(config), "--out", str(tmp_path / "o")]
-    )
-    assert result.exit_code != 0
-    assert "aggregation.lateness_minutes" in result.output and "bad.yaml" in result.output
