@@ -27,6 +27,7 @@ from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.fetch_watchdog import FetchWatchdog
 from streams.finops_views import register_finops_views
+from streams.heap_gc import HeapCollector
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
 from streams.memory_trim import TRIM_EVERY_S, MemoryTrim
@@ -182,6 +183,9 @@ def create_app(
     app.timer(WATCHDOG_INTERVAL_S)(watchdog.check)
     app.timer(settings.progress_log_s)(ProgressLog(metrics.tally).tick)
     app.timer(TRIM_EVERY_S)(MemoryTrim.for_this_libc().tick)
+    if settings.gc_freeze_every_s:
+        collector = HeapCollector(freeze_every_s=settings.gc_freeze_every_s)
+        app.timer(min(5.0, settings.gc_freeze_every_s))(collector.timer)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

@@ -17,13 +17,12 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from operator import add
 from typing import Any
 
 import orjson
 
-from streams.producer import partition_for
+from streams.key_partitions import PartitionCache
 from streams.rows import UNPRICED, Row
 
 METRICS = (
@@ -227,9 +226,8 @@ def top_contributors(acc: dict[str, int], keep: int = TOP_CONTRIBUTORS) -> dict[
     return kept
 
 
-@lru_cache(maxsize=1 << 16)
-def _series_partition(name: str, partitions: int) -> int:
-    return partition_for(name, partitions)
+_PARTITIONS: dict[int, PartitionCache] = {}
+"""Series-name partition caches, per number of partitions."""
 
 
 def partial_records(
@@ -250,8 +248,12 @@ def partial_records(
     head: dict[str, Any] = {"p": source_partition, "o": source_offset}
     if source_minute >= 0:
         head["w"] = source_minute
-    for name, buckets in partials.buckets.items():
-        partition = _series_partition(name, partitions)
+    cache = _PARTITIONS.get(partitions) or _PARTITIONS.setdefault(
+        partitions, PartitionCache(partitions)
+    )
+    names = list(partials.buckets)
+    for name, partition in zip(names, cache.of(names), strict=True):
+        buckets = partials.buckets[name]
         record = grouped.setdefault(partition, {**head, "s": {}, "u": {}})
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]
         contributors = partials.contributors.get(name)

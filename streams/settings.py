@@ -58,6 +58,12 @@ class WorkerSettings(BaseSettings):
     max_cached_series: int = Field(
         50_000, ge=100, description="Series states kept in memory; the rest are read from disk"
     )
+    gc_freeze_every_s: float = Field(
+        30.0,
+        ge=0,
+        description="How often the surviving heap is frozen out of garbage collection "
+        "(streams/heap_gc.py; 0 keeps CPython's defaults)",
+    )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest usage message or HTTP body accepted"
     )
