@@ -97,10 +97,10 @@ class PartitionDedup:
         The usual message (ids all new and distinct) costs two set operations in C.
         """
         seen = self.first_seen
-        distinct = dict.fromkeys(event_ids)
+        distinct = dict.fromkeys(event_ids, offset)
         if len(distinct) == len(event_ids) and seen.keys().isdisjoint(distinct):
-            seen.update(dict.fromkeys(distinct, offset))
-            return IdFilter(None, 0, list(distinct))
+            seen.update(distinct)
+            return IdFilter(None, 0, list(event_ids))
         horizon = self.watermark_before(offset) - self.window_minutes
         in_message: set[str] = set()
         kept: list[int] = []
