@@ -124,10 +124,15 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
     raised_on = {a.scope.name for a in raised.values()}
     assert len(raised) >= 4 and {RUNAWAY, "team=agents", "org=all"} <= raised_on
     paged = [
-        (e["event_action"], e.get("payload", {}).get("summary")) for e in fake_pagerduty.events
+        (e["event_action"], e["dedup_key"], e.get("payload", {}).get("summary"))
+        for e in fake_pagerduty.events
     ]
+    behind = {  # what the worker raised, to tell the alerts behind the pages apart
+        a.alert_id: (a.detector, a.scope.name, str(a.fired_at), str(a.resolved_at))
+        for a in raised.values()
+    }
     pages = {e["dedup_key"] for e in fake_pagerduty.events}
-    assert len(pages) == 1, paged  # one page in total ...
+    assert len(pages) == 1, (paged, behind)  # one page in total ...
     (incident,) = pages
     actions = [e["event_action"] for e in fake_pagerduty.events]
     assert actions[0] == "trigger" and actions[-1] == "resolve"
