@@ -223,10 +223,10 @@ class RowDecoder:
         status = get("status")
         if status is not None and (type(status) is not str or status not in _STATUSES):
             return None
-        if not (plain_latency(get("latency_ms")) and plain_tags(get("tags"))):
+        tags, units = get("tags", {}), get("units", {})
+        if tags is None or units is None:  # an explicit null: the model says why not
             return None
-        units = get("units")
-        if units is not None and not plain_units(units):
+        if not (plain_latency(get("latency_ms")) and plain_tags(tags) and plain_units(units)):
             return None
         reported = get("cost_usd")
         if reported is not None:

@@ -3,6 +3,7 @@ rejection, intact neighbours always accepted, and the tiers always agreeing."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,3 +82,19 @@ def test_random_bytes_are_refused_with_a_reason_by_every_tier(raw: bytes) -> Non
         (r.index, r.reason) for r in reference.rejected
     ]
     assert all(r.reason for r in reference.rejected)
+
+
+@pytest.mark.parametrize("field", ["tags", "units"])
+def test_an_explicit_null_map_is_rejected_by_every_tier_as_by_the_model(field: str) -> None:
+    raw = (
+        b'[{"event_id":"ev-0-0","timestamp":"2026-11-29T12:00:00+00:00","provider":"openai",'
+        b'"model":"gpt-4o","api_key_id":"0-0","input_tokens":0,"output_tokens":0,"'
+        + field.encode()
+        + b'":null}]'
+    )
+    reference = EVENTS.decode(raw, NOW)
+    rows = ROWS.decode(raw, NOW)
+    assert reference.events == [] and len(reference.rejected) == 1
+    assert rows.rows == [] and [r.reason for r in rows.rejected] == [
+        r.reason for r in reference.rejected
+    ]
