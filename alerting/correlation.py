@@ -23,7 +23,10 @@ the team. The *root* of B is the end of its chain, the alert that is sent and na
 Nothing here keeps state: the answer depends only on the firing alerts, which the
 notifier rebuilds from the outbox at start, so restarts agree with the run before.
 An alert without a firing explainer (a team-wide spike spread over many keys) is never
-explained, so no incident is lost.
+explained, so no incident is lost. A resolved alert a receiver still holds open for its
+incident (``alerting.correlate_stage``) comes in as firing with its ``resolved_at`` set:
+it is the root of its own incident (neither explained nor contained), comes after any
+live explainer, and explains or contains only alerts last updated before it resolved.
 
 >>> from datetime import UTC, datetime
 >>> from schemas.findings import Alert, Contributor, Scope
@@ -96,9 +99,13 @@ class Correlator:
         cost = next((c.cost_nanos for c in broad.contributors if c.series == narrow.scope.name), 0)
         return cost / broad.spend_nanos
 
-    def rank(self, other: Alert, alert: Alert) -> tuple[int, int, float, str] | None:
+    def rank(self, other: Alert, alert: Alert) -> tuple[bool, int, int, float, str] | None:
         """How well ``other`` explains ``alert`` (lower is better), or None if it does not."""
-        if other.alert_id == alert.alert_id or other.state is not AlertState.FIRING:
+        if (
+            other.alert_id == alert.alert_id
+            or other.state is not AlertState.FIRING
+            or not overlaps(other, alert)
+        ):
             return None
         family, place = self.config.family(other.detector)
         alert_family, alert_place = self.config.family(alert.detector)
@@ -112,15 +119,16 @@ class Correlator:
         share = self.share(other, alert)
         if share < self.config.min_share:
             return None
-        return (breadth(other), place, -share, other.alert_id)
+        return (other.resolved_at is not None, breadth(other), place, -share, other.alert_id)
 
     def incidents(self, firing: Iterable[Alert]) -> Incidents:
         """The incidents of a set of firing alerts (build once per decision)."""
         return Incidents(self, firing)
 
     def explainer(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
-        """The firing alert that directly explains ``alert``: the narrowest, then the
-        earliest detector of the family, then the largest share, then the lowest id."""
+        """The firing alert that directly explains ``alert``: a live one before an ended
+        one held open, then the narrowest, then the earliest detector of the family, then
+        the largest share, then the lowest id."""
         return self.incidents(firing).explainer(alert)
 
     def root(self, alert: Alert, firing: Iterable[Alert]) -> Alert | None:
@@ -152,14 +160,18 @@ class Incidents:
 
     def explainer(self, alert: Alert) -> Alert | None:
         """See ``Correlator.explainer``."""
-        if not self.config.enabled or alert.state is not AlertState.FIRING:
+        if (
+            not self.config.enabled
+            or alert.state is not AlertState.FIRING
+            or alert.resolved_at is not None  # ended, held open: the root of its incident
+        ):
             return None
         if alert.alert_id in self._explainers:
             return self._explainers[alert.alert_id]
         candidates = [*self.by_series.get(alert.scope.name, ())]
         for contributor in alert.contributors:
             candidates.extend(self.by_series.get(contributor.series, ()))
-        best: tuple[int, int, float, str] | None = None
+        best: tuple[bool, int, int, float, str] | None = None
         found: Alert | None = None
         for other in candidates:
             rank = self.correlator.rank(other, alert)
@@ -173,7 +185,11 @@ class Incidents:
         either: the narrowest of the same family on the ``app``, ``team`` (by the alert's
         own labels) or ``org`` it belongs to, at least as urgent, that it does not explain.
         A team-wide spike thus pages once on the team, naming its keys."""
-        if not self.config.enabled or alert.state is not AlertState.FIRING:
+        if (
+            not self.config.enabled
+            or alert.state is not AlertState.FIRING
+            or alert.resolved_at is not None
+        ):
             return None
         if alert.scope.dimension not in NARROWNESS or self.explainer(alert) is not None:
             return None
@@ -189,6 +205,7 @@ class Incidents:
                     or URGENCY[other.severity] > URGENCY[alert.severity]
                     or self.correlator.share(alert, other) >= self.config.min_share
                     or self.explainer(other) is not None
+                    or not overlaps(other, alert)
                 ):
                     continue
                 rank = (NARROWNESS[other.scope.dimension], other.alert_id)
@@ -224,6 +241,14 @@ class Incidents:
                 self._members.setdefault(self.root(alert).alert_id, []).append(alert)
         others = [a for a in self._members.get(root.alert_id, ()) if a.alert_id != root.alert_id]
         return [root, *sorted(others, key=lambda a: (breadth(a), a.scope.name))]
+
+
+def overlaps(other: Alert, alert: Alert) -> bool:
+    """Whether ``alert``'s latest evidence came while ``other`` still fired: an ended
+    alert a receiver holds open (``resolved_at`` set, see ``alerting.correlate_stage``)
+    explains or contains only alerts last updated before it resolved, never a later one
+    nor a later escalation (another cause, which pages on its own)."""
+    return other.resolved_at is None or alert.updated_at <= other.resolved_at
 
 
 def breadth(alert: Alert) -> int:

@@ -61,6 +61,9 @@ class SentEntry:
     fingerprint: str
     sent_at: datetime
     ref: dict[str, str] = field(default_factory=dict)
+    named: tuple[str, ...] = ()
+    """The other series the notification named ("also raised on"): a later one for the
+    same alert names them too, so the list only grows while the incident lasts."""
 
     @property
     def key(self) -> str:
@@ -76,6 +79,7 @@ class SentEntry:
                 "fingerprint": self.fingerprint,
                 "sent_at": self.sent_at.isoformat(),
                 "ref": self.ref,
+                "named": list(self.named),
             }
         )
 
@@ -92,6 +96,7 @@ class SentEntry:
                 fingerprint=str(data["fingerprint"]),
                 sent_at=datetime.fromisoformat(data["sent_at"]),
                 ref={str(k): str(v) for k, v in data.get("ref", {}).items()},
+                named=tuple(str(n) for n in data.get("named", ())),
             )
         except KeyError as exc:
             raise ValueError(f"send record entry: missing field {exc}") from None
@@ -105,6 +110,12 @@ class SendRecord(Protocol):
     def get(self, receiver: str, alert_id: str) -> SentEntry | None: ...
 
     async def put(self, entry: SentEntry) -> None: ...
+
+
+def heard_firing(record: SendRecord, receiver: str, alert_id: str) -> SentEntry | None:
+    """The receiver's last notification of the alert, when that said it fires."""
+    sent = record.get(receiver, alert_id)
+    return sent if sent is not None and sent.state is AlertState.FIRING else None
 
 
 class MemorySendRecord:
@@ -145,6 +156,10 @@ class Delivery:
     receipts: dict[str, dict[str, str]] = field(default_factory=dict)
     dropped: dict[str, str] = field(default_factory=dict)
     """alert_id to why it went no further (muted, duplicate, rejected)."""
+    named: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """alert_id to the other series its notification names (``SentEntry.named``)."""
+    held: set[str] = field(default_factory=set)
+    """Resolved alerts whose resolve waits: they stay in their group for the next flush."""
 
 
 class Stage(Protocol):

@@ -6,8 +6,11 @@ every group it joined has been flushed through its pipeline (sent, muted, dedupl
 or rejected for good), so the caller commits only what can never be lost. Flushes of
 different groups run concurrently: an outage of one receiver does not hold up another.
 When an alert of an incident (see ``alerting.correlation``) resolves, the groups of the
-incident's other firing alerts are flushed a ``group_wait`` later (not a
-``group_interval``), so one that does not resolve with it may stand for it then.
+incident's other alerts are flushed a ``group_wait`` later (not a ``group_interval``):
+one that does not resolve with it may have to stand for it at a receiver that did not
+hear it, and an *ended* alert (resolved, but last heard firing by some receiver) whose
+resolve the correlate stage held while the incident's other alerts fired gets its resolve
+out once they are over.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 
+from alerting.correlate_stage import as_open
 from alerting.correlation import Correlator
-from alerting.delivery import Clock, Delivery, Pipeline
+from alerting.delivery import Clock, Delivery, Pipeline, SendRecord, heard_firing
 from alerting.group_stage import Flush, Grouper
 from alerting.matchers import alert_labels
 from alerting.routing import Router
@@ -37,6 +41,8 @@ class Dispatcher:
         on_released: Callable[[Iterable[Hashable]], None],
         alerts: dict[str, Alert] | None = None,
         correlator: Correlator | None = None,
+        record: SendRecord | None = None,
+        ended: dict[str, Alert] | None = None,
     ) -> None:
         self.router = router
         self.pipelines = pipelines
@@ -47,6 +53,11 @@ class Dispatcher:
         """The latest version of every alert seen and still firing (inhibition sources);
         pass a dict to share it with an inhibitor built before the dispatcher."""
         self.correlator = correlator
+        self.record = record
+        self.ended: dict[str, Alert] = {} if ended is None else ended
+        """Resolved alerts some receiver last heard firing (kept only with a ``record``):
+        each may still stand for its incident there; pass a dict to share it with the
+        correlate stage built before the dispatcher."""
         self._versions: dict[str, int] = {}
         self._pending: Counter[Hashable] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -60,18 +71,31 @@ class Dispatcher:
             self._versions[alert.alert_id] = alert.version
             if alert.state is AlertState.FIRING:
                 self.alerts[alert.alert_id] = alert
+                self.ended.pop(alert.alert_id, None)
             else:
                 self.alerts.pop(alert.alert_id, None)
+                self._note_ended(alert)
+
+    def _note_ended(self, alert: Alert) -> None:
+        """Keep a resolved alert while a receiver's last word on it is still "firing"."""
+        record = self.record
+        heard = record is not None and any(
+            heard_firing(record, receiver, alert.alert_id) for receiver in self.pipelines
+        )
+        if heard:
+            self.ended[alert.alert_id] = alert
+        else:
+            self.ended.pop(alert.alert_id, None)
 
     def submit(self, alert: Alert, token: Hashable) -> None:
         """Route and group an alert; a token no route wants is released at once."""
-        unexplained = self._explained_until(alert)
+        recheck = self._recheck(alert)
         self.remember(alert)
         labels = alert_labels(alert)
         matches = [m for m in self.router.match(labels) if m.receiver in self.pipelines]
         now = self.clock()
-        if unexplained:
-            self._wake(unexplained, now)
+        if recheck:
+            self._wake(recheck, now)
         for match in matches:
             self.grouper.add(match, labels, alert, token, now)
             self._pending[token] += 1
@@ -84,7 +108,7 @@ class Dispatcher:
         read at start (in no group yet) joins its groups first, without a token."""
         grouped = {i for group in self.grouper.groups.values() for i in group.alerts}
         for alert_id in sorted(alert_ids - grouped):
-            alert = self.alerts.get(alert_id)
+            alert = self.alerts.get(alert_id) or self.ended.get(alert_id)
             if alert is None:
                 continue
             labels = alert_labels(alert)
@@ -93,20 +117,25 @@ class Dispatcher:
                     self.grouper.add(match, labels, alert, None, now)
         self.grouper.wake(alert_ids, now)
 
-    def _explained_until(self, alert: Alert) -> set[str]:
-        """Ids of the other firing alerts of ``alert``'s incident, when this version ends
-        its firing (one of them may have to stand for the incident now)."""
+    def _recheck(self, alert: Alert) -> set[str]:
+        """Ids of alerts whose groups this version calls to be flushed again: when it ends
+        its firing, the other alerts of its incident, firing or ended (one may have to
+        stand for the incident now, or an ended one send its held resolve); when it
+        changes while an ended alert stands for it, that alert (it may stand for it no
+        longer: an escalation after it ended)."""
         current = self.alerts.get(alert.alert_id)
+        firing = alert.state is AlertState.FIRING
         if (
             self.correlator is None
             or current is None
-            or alert.state is AlertState.FIRING
-            or alert.version < current.version
+            or alert.version <= current.version
+            or (firing and not self.ended)
         ):
             return set()
-        incidents = self.correlator.incidents(self.alerts.values())
-        members = incidents.members(incidents.root(current))
-        return {a.alert_id for a in members} - {alert.alert_id}
+        standing = [as_open(a) for a in self.ended.values()]
+        incidents = self.correlator.incidents([*self.alerts.values(), *standing])
+        members = {a.alert_id for a in incidents.members(incidents.root(current))}
+        return members & self.ended.keys() if firing else members - {alert.alert_id}
 
     def flush_due(self) -> int:
         """Start a task for every group due now; returns how many started."""
@@ -132,8 +161,11 @@ class Dispatcher:
             return
         for alert_id, why in delivery.dropped.items():
             log.debug("%s: alert %s not sent: %s", receiver, alert_id, why)
+        for alert in flush.alerts:
+            if alert.alert_id in self.ended and self.ended[alert.alert_id].version == alert.version:
+                self._note_ended(alert)  # its resolve sent everywhere: no longer kept
         released = []
-        for token in self.grouper.flushed(flush, self.clock()):
+        for token in self.grouper.flushed(flush, self.clock(), delivery.held):
             self._pending[token] -= 1
             if self._pending[token] <= 0:
                 del self._pending[token]

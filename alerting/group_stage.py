@@ -5,14 +5,16 @@ go out together; after a flush, changes wait until ``group_interval`` has passed
 it; a group with firing alerts is flushed again every ``group_interval`` even when
 nothing changed, and the dedup stage decides what goes out (a reminder once
 ``repeat_interval`` has passed, an alert whose silence or inhibition has just ended).
-Resolved alerts leave the group once flushed.
+Resolved alerts leave the group once flushed, but for one whose resolve the pipeline
+held back (an incident's page open while its other alerts fire): it stays, and its group
+is flushed every ``group_interval`` as if it fired.
 Each added alert carries an opaque token (a Kafka offset, say) that ``flushed`` hands
 back, so the caller knows what has been fully dealt with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -32,6 +34,8 @@ class Group:
     next_flush: datetime | None = None
     last_flush: datetime | None = None
     in_flight: bool = False
+    held: set[str] = field(default_factory=set)
+    """Resolved alerts the last flush held back (their resolve waits): flushed again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +96,10 @@ class Grouper:
                 group.next_flush is None
                 and group.last_flush is not None
                 and now >= group.last_flush + max(group.route.group_interval, MIN_PERIOD)
-                and any(a.state is AlertState.FIRING for a in group.alerts.values())
+                and (
+                    bool(group.held)
+                    or any(a.state is AlertState.FIRING for a in group.alerts.values())
+                )
             )
             if changed or periodic:
                 group.in_flight = True
@@ -103,12 +110,18 @@ class Grouper:
                 group.next_flush = None
         return ready
 
-    def flushed(self, flush: Flush, now: datetime) -> tuple[Hashable, ...]:
-        """Mark a flush done; resolved alerts it carried leave the group. Returns its tokens."""
+    def flushed(
+        self, flush: Flush, now: datetime, held: Set[str] = frozenset()
+    ) -> tuple[Hashable, ...]:
+        """Mark a flush done; resolved alerts it carried leave the group, but for those the
+        pipeline ``held`` (flushed again every ``group_interval``). Returns its tokens."""
         group = self.groups[flush.key]
         group.in_flight = False
         group.last_flush = now
+        group.held = set(held)
         for alert in flush.alerts:
+            if alert.alert_id in held:
+                continue
             if alert.state is AlertState.RESOLVED and group.alerts.get(alert.alert_id) == alert:
                 del group.alerts[alert.alert_id]
         if not group.alerts and not group.tokens:

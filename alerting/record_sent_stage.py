@@ -39,6 +39,7 @@ class RecordSentStage:
                     fingerprint=self.fingerprint(alert),
                     sent_at=self.clock(),
                     ref=receipt,
+                    named=delivery.named.get(alert.alert_id, ()),
                 )
             )
         return alerts

@@ -198,16 +198,26 @@ class NotifierService:
 
     def _dispatcher(self, record: KafkaSendRecord) -> Dispatcher:
         firing: dict[str, Alert] = {}
+        ended: dict[str, Alert] = {}
         inhibitor = Inhibitor(self.config.inhibit_rules, firing.values)
         router = Router(self.config.routes)
         correlator = Correlator(self.config.correlation)
-        correlate = CorrelateStage(correlator, firing.values, record, router.receivers)
+        correlate = CorrelateStage(
+            correlator, firing.values, record, router.receivers, ended.values
+        )
         kit = StageKit(
             inhibitor, self.silences, record, utc_now, backoff=self.backoff, correlate=correlate
         )
         pipelines = {name: kit.pipeline(n) for name, n in self.notifiers.items()}
         return Dispatcher(
-            router, pipelines, utc_now, self.offsets.release, firing, correlator=correlator
+            router,
+            pipelines,
+            utc_now,
+            self.offsets.release,
+            firing,
+            correlator=correlator,
+            record=record,
+            ended=ended,
         )
 
     async def _seed(self, dispatcher: Dispatcher) -> int:

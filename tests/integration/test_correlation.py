@@ -1,9 +1,10 @@
 """Correlation through the Kafka outbox and the notifier: one page for an incident's
-alerts, kept across a notifier restart, and the explained alert sent on its own once
-its explainer resolves first."""
+alerts, kept across a notifier restart and open until its last alert resolves, and an
+explained alert sent on its own once it escalates after its explainer resolved."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,8 +73,16 @@ async def test_one_page_per_incident_across_a_restart_then_the_team_alone(rig: R
     async with rig.running(config) as service:
         await settled(service)
         assert [e["dedup_key"] for e in rig.pagerduty.events] == [key.alert_id]
-        # The key calms down first; the team still spikes (another cause): it pages now.
+        # The key calms down first; the team's alert, explained by it, still fires: the
+        # key's page stays open (no resolve, no second page).
         await rig.publish(resolved(key))
+        await settled(service)
+        await asyncio.sleep(3)  # past the group wait after the key resolved
+        assert [e["dedup_key"] for e in rig.pagerduty.events] == [key.alert_id]
+        # The team escalates after that (another cause): it pages on its own now, and
+        # the key's page, standing for nothing any more, resolves.
+        escalated = spike("team=search", 300, version=3, costs={"api_key_id=k1": 95})
+        await rig.publish(escalated)
         await eventually(lambda: len(rig.pagerduty.events) >= 3, 30)
         await settled(service)
     actions = [(e["event_action"], e["dedup_key"]) for e in rig.pagerduty.events]
@@ -81,3 +90,29 @@ async def test_one_page_per_incident_across_a_restart_then_the_team_alone(rig: R
     assert len({key for _, key in actions}) == 2
     (page,) = [e for e in rig.pagerduty.events if e["dedup_key"] == team.alert_id]
     assert page["payload"]["custom_details"]["labels"]["also_raised_on"] == "org=all"
+
+
+async def test_a_page_resolves_when_the_last_alert_of_its_incident_does(rig: Rig) -> None:
+    """The key's series closes its minutes first, so its alert resolves while the team's
+    and the organisation's still fire: one page, resolved once, after the last of them."""
+    key = spike("api_key_id=k1", 90)
+    team = spike("team=search", 100, costs={"api_key_id=k1": 90})
+    org = spike("org=all", 120, costs={"team=search": 100, "api_key_id=k1": 90})
+    async with rig.running(rig.config(group_wait="1s")) as service:
+        await rig.publish(key, team, org)
+        await eventually(lambda: len(rig.pagerduty.events) == 1, 30)
+        await rig.publish(resolved(key))
+        await settled(service)
+        await rig.publish(resolved(team))
+        await settled(service)
+        await asyncio.sleep(2)  # past the group wait after each of them resolved
+        assert {e["event_action"] for e in rig.pagerduty.events} == {"trigger"}
+        (message,) = rig.slack.posted()
+        assert "[RESOLVED]" not in str(message.blocks[0])
+        await rig.publish(resolved(org))
+        await eventually(lambda: rig.pagerduty.events[-1]["event_action"] == "resolve", 30)
+        await eventually(lambda: "[RESOLVED]" in str(rig.slack.posted()[0].blocks[0]), 30)
+    actions = [e["event_action"] for e in rig.pagerduty.events]
+    assert actions.count("resolve") == 1  # the one page (its summary may be updated)
+    assert {e["dedup_key"] for e in rig.pagerduty.events} == {key.alert_id}
+    assert len(rig.slack.posted()) == 1

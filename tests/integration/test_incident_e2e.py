@@ -51,17 +51,27 @@ async def outbox_alerts(bootstrap: str, topics: AlertTopics) -> dict[str, Alert]
     return latest
 
 
-async def all_resolved_and_delivered(
-    bootstrap: str, topics: AlertTopics, service: NotifierService
-) -> dict[str, Alert]:
-    """Wait until every alert the worker raised has resolved and the notifier has dealt
-    with all of it (every consumed outbox offset committed); returns those alerts."""
+def receivers_heard_the_end(rig: Rig) -> bool:
+    """Every page PagerDuty got is resolved, and every Slack message is marked resolved."""
+    events = rig.pagerduty.events
+    triggered = {e["dedup_key"] for e in events if e["event_action"] == "trigger"}
+    resolved = {e["dedup_key"] for e in events if e["event_action"] == "resolve"}
+    posted = rig.slack.posted()
+    return triggered <= resolved and all("[RESOLVED]" in str(m.blocks[0]) for m in posted)
+
+
+async def all_resolved_and_delivered(rig: Rig, service: NotifierService) -> dict[str, Alert]:
+    """Wait until every alert the worker raised has resolved, the notifier has dealt with
+    all of it (every consumed outbox offset committed) and the receivers heard the end of
+    what they heard firing (an incident's page resolves a ``group_wait`` after its last
+    alert); returns those alerts."""
     offsets = service.offsets
     async with asyncio.timeout(240):
         while True:
-            raised = await outbox_alerts(bootstrap, topics)
+            raised = await outbox_alerts(rig.bootstrap, rig.topics)
             done = not offsets.committable() and not any(offsets.pending.values())
-            if raised and done and all(a.state is AlertState.RESOLVED for a in raised.values()):
+            over = all(a.state is AlertState.RESOLVED for a in raised.values())
+            if raised and done and over and receivers_heard_the_end(rig):
                 return raised
             await asyncio.sleep(1)
 
@@ -120,7 +130,7 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
         # ... and again when it is over.
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(kafka_bootstrap, prefix + "usage", _traffic(make_event, start, rest))
-        raised = await all_resolved_and_delivered(kafka_bootstrap, rig.topics, service)
+        raised = await all_resolved_and_delivered(rig, service)
     raised_on = {a.scope.name for a in raised.values()}
     assert len(raised) >= 4 and {RUNAWAY, "team=agents", "org=all"} <= raised_on
     paged = [
@@ -128,11 +138,11 @@ async def test_a_runaway_key_pages_once_in_total_and_resolves_in_slack_and_pager
         for e in fake_pagerduty.events
     ]
     behind = {  # what the worker raised, to tell the alerts behind the pages apart
-        a.alert_id: (a.detector, a.scope.name, str(a.fired_at), str(a.resolved_at))
+        a.alert_id: (a.detector, a.scope.name, f"v{a.version}", str(a.fired_at), str(a.resolved_at))
         for a in raised.values()
     }
     pages = {e["dedup_key"] for e in fake_pagerduty.events}
-    assert len(pages) == 1, (paged, behind)  # one page in total ...
+    assert len(pages) == 1, f"{paged}\n{behind}"  # one page in total ...
     (incident,) = pages
     actions = [e["event_action"] for e in fake_pagerduty.events]
     assert actions[0] == "trigger" and actions[-1] == "resolve"
@@ -207,7 +217,7 @@ async def test_a_team_wide_spike_spread_over_ten_keys_pages_once_on_the_team(
         await wait_for_page(rig, worker, service, lambda: bool(rig.pagerduty.events), "team=search")
         rest = range(BEFORE + SPIKE + 2, BEFORE + SPIKE + AFTER)
         await produce(rig.bootstrap, prefix + "usage", _team_traffic(make_event, start, rest))
-        raised = await all_resolved_and_delivered(rig.bootstrap, rig.topics, service)
+        raised = await all_resolved_and_delivered(rig, service)
     assert {"team=search", "org=all"} <= {a.scope.name for a in raised.values()}
     (incident,) = {e["dedup_key"] for e in rig.pagerduty.events}
     assert raised[incident].scope.name == "team=search"

@@ -75,8 +75,17 @@ def test_narrower_dimensions(narrow: str, broad: str, explains: bool) -> None:
     assert can_explain(narrow, broad) is explains
 
 
-def resolved(alert: Alert) -> Alert:
-    return alert.model_copy(update={"state": AlertState.RESOLVED, "version": alert.version + 1})
+def resolved(alert: Alert, after: timedelta = timedelta(minutes=10)) -> Alert:
+    """The alert's resolving version, ``after`` it fired (as ``AlertLifecycle.tick`` sets)."""
+    ended = alert.fired_at + after
+    return alert.model_copy(
+        update={
+            "state": AlertState.RESOLVED,
+            "resolved_at": ended,
+            "updated_at": ended,
+            "version": alert.version + 1,
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from alerting.routing import Router
 from alerting.silence_stage import SilenceBook
 from schemas.findings import Alert
 from tests.unit.alerting.conftest import T0, ManualClock
-from tests.unit.alerting.test_correlation import KEY, ORG, RUNAWAY, TEAM, resolved
+from tests.unit.alerting.test_correlation import APP, KEY, ORG, RUNAWAY, TEAM, resolved
 
 
 class RecordingNotifier:
@@ -41,11 +41,14 @@ class Notify:
         self.record = record or MemorySendRecord()
         self.notifier = RecordingNotifier()
         firing: dict[str, Alert] = {}
+        ended: dict[str, Alert] = {}
         correlator = Correlator()
         routes = RouteConfig.model_validate(
             {"receiver": "pd", "group_by": ["scope"], "group_wait": f"{group_wait_s}s"}
         )
-        stage = CorrelateStage(correlator, firing.values, self.record, Router(routes).receivers)
+        stage = CorrelateStage(
+            correlator, firing.values, self.record, Router(routes).receivers, ended.values
+        )
         kit = StageKit(
             Inhibitor([], firing.values),
             SilenceBook(),
@@ -62,6 +65,8 @@ class Notify:
             self.released.extend,
             firing,
             correlator=correlator,
+            record=self.record,
+            ended=ended,
         )
         self._tokens = 0
 
@@ -88,17 +93,80 @@ async def test_a_broad_alert_first_is_held_for_the_group_wait_then_explained() -
     assert sorted(notify.released) == [1, 2, 3]  # explained alerts are dealt with too
 
 
-async def test_an_explained_alert_is_sent_when_its_explainer_resolves_first() -> None:
+async def test_the_page_stays_open_until_the_last_alert_of_its_incident_resolves() -> None:
+    """The key's alert resolves first (its series closes its minutes sooner): the team's
+    still fires, so the key's page neither resolves nor gives way to a second page."""
     notify = Notify(group_wait_s=0)
     notify.submit(KEY, TEAM)
     assert await notify.at(0) == [(KEY.alert_id, "firing", "team=agents")]
     notify.submit(resolved(KEY))
-    sent = await notify.at(1)  # at once, not a group_interval later
-    assert sent[1:] == [(TEAM.alert_id, "firing", "")]
-    sent = await notify.at(300)  # the key's own group, a group_interval after its flush
-    assert sent[2:] == [(KEY.alert_id, "resolved", "")]
+    assert await notify.at(1) == [(KEY.alert_id, "firing", "team=agents")]
+    assert await notify.at(3600) == [(KEY.alert_id, "firing", "team=agents")]
+    assert sorted(notify.released) == [1, 2, 3]  # the held resolve is dealt with for now
     notify.submit(resolved(TEAM))
-    assert (await notify.at(600))[3:] == [(TEAM.alert_id, "resolved", "")]
+    sent = await notify.at(3601)  # a group_wait after the last one resolved
+    assert sent[1:] == [(KEY.alert_id, "resolved", "")]
+    assert await notify.at(7200) == sent
+    assert notify.dispatcher.ended == {}
+
+
+async def test_an_alert_firing_after_the_page_resolved_pages_on_its_own() -> None:
+    """A resolved alert held open stands only for alerts that fired while it fired."""
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM)
+    await notify.at(0)
+    notify.submit(resolved(KEY))
+    await notify.at(1)
+    at = T0 + timedelta(hours=2)
+    later = APP.model_copy(update={"alert_id": "app-later", "fired_at": at, "updated_at": at})
+    notify.submit(later)  # the key alone would explain it, but had ended by then
+    sent = await notify.at(2)
+    assert sent[1:] == [("app-later", "firing", "team=agents")]  # a live explainer first
+    sent = await notify.at(400)  # the key's page stands for nothing now
+    assert sent[2:] == [(KEY.alert_id, "resolved", "")]
+
+
+async def test_an_alert_of_the_incident_firing_after_its_page_ended_is_named_on_it() -> None:
+    """The team's series, on a slower partition, raises its alert after the key's has
+    resolved, on spend from while the key fired: no second page; the open page names it."""
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY)
+    assert await notify.at(0) == [(KEY.alert_id, "firing", "")]
+    notify.submit(resolved(KEY))
+    notify.submit(TEAM)
+    assert await notify.at(10) == [(KEY.alert_id, "firing", "")]  # the team's: explained
+    sent = await notify.at(300)  # the key's group, a group_interval after its flush
+    assert sent[1:] == [(KEY.alert_id, "firing", "team=agents")]
+    assert await notify.at(900) == sent  # held open, nothing new to say
+    notify.submit(resolved(TEAM))
+    assert (await notify.at(901))[2:] == [(KEY.alert_id, "resolved", "")]
+
+
+async def test_an_escalation_after_the_page_resolved_pages_on_its_own() -> None:
+    """The team's alert gets worse after the key's ended (another cause): the key's page
+    resolves at once, and the team's pages, naming the organisation it now explains."""
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM, ORG)
+    await notify.at(0)
+    notify.submit(resolved(KEY))
+    assert len(await notify.at(1)) == 1
+    worse = TEAM.model_copy(
+        update={"version": 2, "updated_at": T0 + timedelta(hours=1), "impact_nanos": 10**12}
+    )
+    notify.submit(worse)
+    assert (await notify.at(2))[1:] == [(KEY.alert_id, "resolved", "")]
+    sent = await notify.at(400)  # the team's group, a group_interval after its flush
+    assert sent[2:] == [(TEAM.alert_id, "firing", "org=all")]
+
+
+async def test_a_member_that_nobody_heard_firing_is_sent_when_its_explainer_resolves() -> None:
+    """At a receiver the key's page never reached, the team's alert stands alone once the
+    key's alert is over."""
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM)
+    notify.submit(resolved(KEY))  # resolved before the group's first flush: never heard
+    sent = await notify.at(0)
+    assert sent == [(TEAM.alert_id, "firing", "")]
 
 
 async def test_an_explained_alert_resolving_with_its_explainer_is_never_sent() -> None:
@@ -120,6 +188,22 @@ async def test_a_newly_explained_series_updates_the_root_notification() -> None:
     sent = await notify.at(301)  # the key's group flushes again after group_interval
     assert sent[1:] == [(KEY.alert_id, "firing", "org=all")]
     assert await notify.at(602) == sent  # nothing new: no repeat
+
+
+async def test_a_page_keeps_naming_what_it_raised_on_after_that_resolves() -> None:
+    """The team's alert resolving does not re-send the key's page to drop it from the
+    names; a series newly raised on is added to them."""
+    notify = Notify(group_wait_s=0)
+    notify.submit(KEY, TEAM)
+    assert await notify.at(0) == [(KEY.alert_id, "firing", "team=agents")]
+    notify.submit(resolved(TEAM))
+    assert await notify.at(301) == [(KEY.alert_id, "firing", "team=agents")]
+    notify.submit(ORG)
+    sent = await notify.at(602)
+    assert sent[1:] == [(KEY.alert_id, "firing", "team=agents, org=all")]
+    entry = notify.record.get("pd", KEY.alert_id)
+    assert entry is not None and entry.named == ("team=agents", "org=all")
+    assert SentEntry.from_json(entry.to_json()) == entry  # kept across a restart
 
 
 async def test_a_restart_with_the_same_firing_alerts_and_send_record_sends_nothing_again() -> None:
@@ -144,9 +228,9 @@ async def test_a_resolve_of_an_explained_alert_is_not_sent_to_whoever_never_hear
     assert TEAM.alert_id not in [s[0] for s in sent]
 
 
-async def test_an_alert_known_only_from_the_outbox_is_sent_when_it_stands_alone() -> None:
-    """After a restart the team's alert is known from the outbox read at start, in no
-    group; when the key resolves, it joins its group and is sent."""
+async def test_after_a_restart_the_held_page_resolves_with_the_last_alert() -> None:
+    """After a restart the team's alert and the key's ended one are known from the outbox
+    and the send record, in no group; the key's resolve waits for the team's."""
     before = Notify(group_wait_s=0)
     before.submit(KEY, TEAM)
     sent = await before.at(0)
@@ -155,9 +239,12 @@ async def test_an_alert_known_only_from_the_outbox_is_sent_when_it_stands_alone(
         after.dispatcher.remember(alert)
     after.submit(resolved(KEY))
     assert await after.at(1) == []
-    assert sorted(await after.at(5)) == [
-        (KEY.alert_id, "resolved", ""),
-        (TEAM.alert_id, "firing", ""),
-    ]
+    assert await after.at(5) == []  # held: the team's alert still fires
+    again = Notify(group_wait_s=5, record=before.record)
+    for alert in (resolved(KEY), TEAM):  # a second restart: the key known as ended
+        again.dispatcher.remember(alert)
+    again.submit(resolved(TEAM))
+    assert await again.at(4) == []
+    assert await again.at(5) == [(KEY.alert_id, "resolved", "")]
     assert sent == [(KEY.alert_id, "firing", "team=agents")]
-    assert after.released == [1]  # the re-checked alert brought no token of its own
+    assert again.released == [1]  # the re-checked alert brought no token of its own
