@@ -148,24 +148,14 @@ class SpikeDetector:
         if best is None:
             return None
         excess, minutes, observed_w, exp_w = best
-        impact = round(excess)
-        severity = Severity.ERROR if impact >= nanos(cfg.page_impact_usd) else Severity.WARNING
         ratio = observed_w / exp_w if exp_w > 0 else math.inf
         times = f"{ratio:.1f}x" if math.isfinite(ratio) else "from nothing"
-        return finding(
-            self.name,
-            bucket,
-            severity,
-            window_minutes=minutes,
-            measure="usd_per_window",
-            observed=observed_w / 1e9,
-            expected=exp_w / 1e9,
-            impact_nanos=impact,
-            headline=(
-                f"spend {usd(observed_w)} in {minutes} min, {times} the expected "
-                f"{usd(exp_w)}{'' if bucket.closed else ' (minute still open)'}"
-            ),
-            labels={"kind": "spike"},
+        headline = (
+            f"spend {usd(observed_w)} in {minutes} min, {times} the expected "
+            f"{usd(exp_w)}{'' if bucket.closed else ' (minute still open)'}"
+        )
+        return spike_finding(
+            self.name, bucket, cfg, minutes, (observed_w, exp_w), headline, {"kind": "spike"}
         )
 
     @staticmethod
@@ -300,3 +290,31 @@ class SpikeDetector:
             ),
             labels={"kind": "creep"},
         )
+
+
+def spike_finding(
+    name: str,
+    bucket: SeriesBucket,
+    cfg: SpikeConfig,
+    minutes: int,
+    spend_nanos: tuple[float, float],
+    headline: str,
+    labels: dict[str, str],
+) -> Finding:
+    """A spike over ``minutes``: spend observed and expected (nanos), a page when the
+    excess reaches ``page_impact_usd``, a warning below."""
+    observed, expected = spend_nanos
+    impact = round(observed - expected)
+    severity = Severity.ERROR if impact >= nanos(cfg.page_impact_usd) else Severity.WARNING
+    return finding(
+        name,
+        bucket,
+        severity,
+        window_minutes=minutes,
+        measure="usd_per_window",
+        observed=observed / 1e9,
+        expected=expected / 1e9,
+        impact_nanos=impact,
+        headline=headline,
+        labels=labels,
+    )

@@ -55,11 +55,17 @@ class SeriesDetectorsState:
 class DetectorSuite:
     """All configured detectors; stateless apart from per-scope caches."""
 
-    def __init__(self, config: DetectorsConfig | None = None, origin_minute: int | None = None):
+    def __init__(
+        self,
+        config: DetectorsConfig | None = None,
+        origin_minute: int | None = None,
+        spike: Detector | None = None,
+    ):
+        """``spike`` replaces the spend-spike detector (benchmarks compare models)."""
         self.config = config or DetectorsConfig()
         self.policy = PolicyDetector(self.config, origin_minute)
         self.detectors: tuple[Detector, ...] = (
-            SpikeDetector(self.config),
+            spike or SpikeDetector(self.config),
             UnitCostDetector(self.config),
             BudgetDetector(self.config),
             StaticThresholdDetector(self.config),

@@ -137,6 +137,13 @@ def bench_detection(
             "operators would; --no-local-time keeps the config's (UTC by default)."
         ),
     ] = True,
+    spike_model: Annotated[
+        str,
+        typer.Option(
+            help="'own' (the detectors' statistics), or 'river' to measure River's "
+            "HoltWinters + PredictiveAnomalyDetection + QuantileFilter in its place."
+        ),
+    ] = "own",
 ) -> None:
     """Detection quality on labelled synthetic traffic: recall, precision, false alerts per
     day and time to detect, per incident kind and overall. The last stdout line is JSON;
@@ -153,6 +160,8 @@ def bench_detection(
         raise typer.BadParameter(
             f"not a list of integers: {seeds!r}", param_hint="--seeds"
         ) from exc
+    if spike_model not in ("own", "river"):
+        raise typer.BadParameter("'own' or 'river'", param_hint="--spike-model")
     console, say = bench_console()
     summary = run_detection_bench(
         seed_list,
@@ -161,6 +170,7 @@ def bench_detection(
         say=say,
         show_false=show,
         local_time=local_time,
+        spike_model=spike_model,
     )
     print_table(console, summary)
     typer.echo(summary_line(summary))

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alerting.lifecycle import AlertLifecycle
+from bench.detection.river_spike import RiverSpikeDetector
 from bench.detection.scenario import DAY_S, Scenario, budgets_from_day, build_scenario
 from bench.detection.score import Scored, score, table
 from detectors.config import DetectorsConfig
@@ -39,17 +40,20 @@ def team_day_spend(scenario: Scenario) -> dict[str, int]:
 
 
 def run_scenario(
-    scenario: Scenario, base: DetectorsConfig, local_time: bool = True
+    scenario: Scenario, base: DetectorsConfig, local_time: bool = True, spike_model: str = "own"
 ) -> tuple[list[Alert], dict[str, Any]]:
     """Alerts and run figures; ``local_time`` sets the organisation's UTC offset in the
-    config, as its operators would (else the config's own, UTC by default)."""
+    config, as its operators would (else the config's own, UTC by default);
+    ``spike_model`` "river" replaces the spike detector with River's models
+    (``bench.detection.river_spike``)."""
     budgets = {**budgets_from_day(team_day_spend(scenario)), **base.budgets}
     update: dict[str, Any] = {"budgets": budgets}
     if local_time:
         offset = scenario.profile.utc_offset_hours
         update["spike"] = base.spike.model_copy(update={"utc_offset_hours": offset})
     config = base.model_copy(update=update)
-    engine = BacktestEngine(DetectorSuite(config), AlertLifecycle())
+    spike = RiverSpikeDetector(config) if spike_model == "river" else None
+    engine = BacktestEngine(DetectorSuite(config, spike=spike), AlertLifecycle())
     generator = scenario.generator()
     started = time.perf_counter()
     lines = (
@@ -82,12 +86,13 @@ def run_detection_bench(
     say: Callable[[str], None] = lambda _: None,
     show_false: bool = False,
     local_time: bool = True,
+    spike_model: str = "own",
 ) -> dict[str, Any]:
     scored: list[Scored] = []
     runs = []
     for seed in seeds:
         scenario = build_scenario(seed, days)
-        alerts, run = run_scenario(scenario, config or DetectorsConfig(), local_time)
+        alerts, run = run_scenario(scenario, config or DetectorsConfig(), local_time, spike_model)
         result = score(scenario, alerts, days * DAY_S)
         scored.append(result)
         runs.append(run)
@@ -106,6 +111,7 @@ def run_detection_bench(
         "seeds": seeds,
         "days": days,
         "local_time": local_time,
+        "spike_model": spike_model,
         "rows": table(scored),
         "runs": runs,
     }
