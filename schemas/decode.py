@@ -150,6 +150,23 @@ def _bad_numbers(value: Any, path: str) -> list[FieldError]:
     return found
 
 
+_FIELDS = frozenset(UsageEvent.model_fields)
+_EXTRA = "Extra inputs are not permitted"  # what the model says of an unknown field
+
+
+def _bad_numbers_of_event(item: dict[str, Any]) -> list[FieldError]:
+    """Bad number literals of an event's fields; an unknown field holding one is named
+    as unknown, the problem the model would report once the number is fixed."""
+    found: list[FieldError] = []
+    for key, value in item.items():
+        if not isinstance(value, (_BadNumber, dict, list)):
+            continue
+        bad = _bad_numbers(value, str(key))
+        if bad:
+            found += bad if key in _FIELDS else [FieldError(str(key), _EXTRA)]
+    return found
+
+
 def _is_envelope(doc: Any) -> bool:
     """A batch envelope (events or columns) rather than one bare event."""
     return isinstance(doc, dict) and (
@@ -290,7 +307,7 @@ class EventDecoder:
             reject(FieldError("", f"an event must be a JSON object, got {type(item).__name__}"))
             return
         try:
-            bad_numbers = _bad_numbers(item, "")
+            bad_numbers = _bad_numbers_of_event(item)
         except RecursionError:
             reject(FieldError("", "nesting too deep"))
             return

@@ -13,7 +13,6 @@ instead of rows.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +23,7 @@ from schemas.providers import normalize_provider
 from streams.batch_decode import PlainEvent, plain_batch
 from streams.column_batch import ColumnBatch
 from streams.columnar_decode import ColumnarDecoder
+from streams.event_minutes import EventMinutes
 from streams.field_checks import (
     is_label,
     is_name,
@@ -35,7 +35,6 @@ from streams.field_checks import (
 from streams.rows import COMPUTED, REPORTED, SOURCE_CODES, UNPRICED, Row
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_EPOCH_MS = 32_503_680_000_000
 _KNOWN = frozenset(
     {"schema_version", "event_id", "timestamp", "provider", "model", "api_key_id",
      "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_usd",
@@ -43,10 +42,8 @@ _KNOWN = frozenset(
      "latency_ms"}
 )  # fmt: skip
 _STATUSES = frozenset({"ok", "error", "timeout", "cancelled", "rate_limited", "filtered"})
-_RFC3339 = re.compile(
-    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}):([0-5][0-9])(?:\.([0-9]{1,6}))?"
-    r"(Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
+_NO_MAP: dict[str, Any] = {}
+"""An absent ``tags`` or ``units`` (never changed; an explicit null is not plain)."""
 
 
 @dataclass(slots=True)
@@ -72,8 +69,7 @@ class RowDecoder:
         limits = self.events.limits
         self._skew_us = limits.max_future_skew // timedelta(microseconds=1)
         self._age_us = limits.max_age // timedelta(microseconds=1)
-        self._seconds: dict[str, int] = {}
-        """Epoch second by a timestamp's first 19 chars plus its zone."""
+        self._minute = EventMinutes(self._skew_us, self._age_us).minute
         self._providers: dict[Any, str] = {}
         self._labels: set[str] = set()
         self.columnar = ColumnarDecoder(
@@ -223,9 +219,7 @@ class RowDecoder:
         status = get("status")
         if status is not None and (type(status) is not str or status not in _STATUSES):
             return None
-        tags, units = get("tags", {}), get("units", {})
-        if tags is None or units is None:  # an explicit null: the model says why not
-            return None
+        tags, units = get("tags", _NO_MAP), get("units", _NO_MAP)
         if not (plain_latency(get("latency_ms")) and plain_tags(tags) and plain_units(units)):
             return None
         reported = get("cost_usd")
@@ -266,52 +260,6 @@ class RowDecoder:
         if canonical is not None and len(self._providers) < 10_000:
             self._providers[value] = canonical
         return canonical
-
-    def _minute(self, value: Any, now_us: int) -> int | None:
-        """Event minute when the timestamp is plainly valid and inside the limits."""
-        if type(value) is int:
-            if not 0 <= value <= _MAX_EPOCH_MS:
-                return None
-            at_us = value * 1000
-        elif type(value) is str:
-            size = len(value)
-            if size < 20:
-                return None
-            zone_at = size - 1 if value[-1] == "Z" else size - 6
-            head = value[:19] + value[zone_at:]
-            second = self._seconds.get(head)
-            if second is None:
-                second = self._first_second(value, head)
-                if second is None:
-                    return None
-            if zone_at == 19:
-                at_us = second * 1_000_000
-            else:
-                fraction = value[20:zone_at]
-                if value[19] != "." or not 0 < len(fraction) <= 6 or not fraction.isdecimal():
-                    return None
-                if not fraction.isascii():
-                    return None
-                at_us = second * 1_000_000 + int(fraction.ljust(6, "0"))
-        else:
-            return None
-        if at_us - now_us > self._skew_us or now_us - at_us > self._age_us:
-            return None
-        return at_us // 60_000_000
-
-    def _first_second(self, value: str, head: str) -> int | None:
-        """Epoch second of a timestamp string's first 19 chars and zone, checked in full."""
-        if _RFC3339.fullmatch(value) is None:
-            return None
-        try:
-            when = datetime.fromisoformat(head)
-        except ValueError:
-            return None
-        second = (when - _EPOCH) // timedelta(seconds=1)
-        if len(self._seconds) >= 200_000:
-            self._seconds.clear()
-        self._seconds[head] = second
-        return second
 
 
 def row_from_priced(priced: PricedEvent) -> Row:

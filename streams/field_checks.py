@@ -58,8 +58,6 @@ def _clean_tag_text(text: str) -> bool:
 
 
 def plain_tags(tags: Any) -> bool:
-    if tags is None:
-        return True
     if type(tags) is not dict or len(tags) > 64:
         return False
     clean = _CLEAN_TAG_TEXT

@@ -71,6 +71,14 @@ def test_an_integer_too_long_to_parse_spares_its_neighbours(make_event: Make) ->
     ]
 
 
+def test_an_unknown_field_holding_a_bad_number_is_named_as_unknown(make_event: Make) -> None:
+    rejected, accepted = both_tiers(batch(make_event, ',"latency_ms":NaN,"_":' + "1" * 41))
+    assert accepted == ["e0", "e2"]
+    assert rejected == [
+        (1, "latency_ms: NaN is not a number JSON allows; _: Extra inputs are not permitted")
+    ]
+
+
 def test_a_leading_byte_order_mark_is_skipped(make_event: Make) -> None:
     raw = b"\xef\xbb\xbf" + orjson.dumps(make_event(timestamp=NOW.isoformat(), event_id="bom"))
     assert both_tiers(raw) == ([], ["bom"])
