@@ -48,6 +48,20 @@ def _at(request: Request) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def _day(request: Request, name: str) -> int | None:
+    """An epoch day of the query (None when absent), within 100 years of the epoch."""
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        day = int(text)
+    except ValueError:
+        raise ValueError(f"{name} is an epoch day (an integer), not {text[:20]!r}") from None
+    if not 0 <= day <= 36_600:
+        raise ValueError(f"{name} is an epoch day between 0 and 36600, not {day}")
+    return day
+
+
 def _static(name: str) -> bytes:
     return (resources.files("streams.finops") / "static" / name).read_bytes()
 
@@ -59,12 +73,13 @@ def register_finops_views(handle: SpendwatchApp) -> None:
     async def local_ledger() -> Ledger:
         return Ledger.from_states(await series.states_of(ATTRIBUTION))
 
-    async def ledger(request: Request, first_day: int, last_day: int) -> Ledger:
+    async def ledger(request: Request, first_day: int | None, last_day: int | None) -> Ledger:
         if ATTRIBUTION not in handle.settings.dimensions:
             raise web.HTTPConflict(
                 text=json.dumps({"error": NO_ATTRIBUTION}), content_type="application/json"
             )
-        query = {"from": str(first_day), "to": str(last_day)}
+        days = {"from": first_day, "to": last_day}
+        query = {name: str(day) for name, day in days.items() if day is not None}
         merged = Ledger()
         for part in await _gather_local(handle, request, "/v1/reports/ledger", query):
             merged.merge(Ledger.from_json(part))
@@ -80,10 +95,9 @@ def register_finops_views(handle: SpendwatchApp) -> None:
 
         async def get(self, request: Request) -> Response:
             try:
-                first = int(request.query.get("from", -(10**9)))
-                last = int(request.query.get("to", 10**9))
-            except ValueError:
-                return self.json({"error": "from and to are epoch days (integers)"}, status=400)
+                first, last = (_day(request, name) for name in ("from", "to"))
+            except ValueError as exc:
+                return self.json({"error": str(exc)}, status=400)
             if request.query.get("local"):
                 return self.json((await local_ledger()).to_json(first, last))
             return self.json((await ledger(request, first, last)).to_json(first, last))

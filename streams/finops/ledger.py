@@ -104,7 +104,8 @@ class Ledger:
     def to_json(self, first_day: int | None = None, last_day: int | None = None) -> dict[str, Any]:
         lo = -(10**9) if first_day is None else first_day
         hi = 10**9 if last_day is None else last_day
-        months = {month_of_day(d) for d in range(lo, hi + 1)} if first_day is not None else None
+        bounded = first_day is not None and last_day is not None
+        months = {month_of_day(d) for d in range(lo, hi + 1)} if bounded else None
         return {
             "days": [[day, *who, *sums] for day, who, sums in self.rows(lo, hi)],
             "units": [

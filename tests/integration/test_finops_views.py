@@ -4,9 +4,11 @@ computation over the same events exactly, whichever worker answers."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import urllib.error
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.cli import app
+from streams.finops.inventory import key_inventory
 from streams.finops.ledger import Ledger
 from streams.finops.showback import Period, showback
 from streams.settings import WorkerSettings
@@ -27,12 +30,26 @@ from tests.support.worker_process import WorkerProcess
 PARTITIONS = 4
 
 
-async def _wait(check: Callable[[], bool], seconds: float, what: str, worker: Any) -> None:
+async def _wait(
+    read: Callable[[], object], want: object, seconds: float, what: str, explain: Callable[[], str]
+) -> None:
     deadline = time.monotonic() + seconds
-    while not check():
+    while (got := read()) != want:
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{worker.log_tail()}")
+            pytest.fail(f"timed out waiting for {what}: {got}, not {want}\n{explain()}")
         await asyncio.sleep(0.5)
+
+
+def _held(workers: tuple[WorkerProcess, ...], period: str) -> str:
+    """What each worker holds itself of ``period`` (calls), then their logs."""
+    held: list[object] = []
+    for worker in workers:
+        try:
+            ledger = Ledger.from_json(worker.get("/v1/reports/ledger?local=1"))
+            held.append(showback(ledger, Period.parse(period), ["team"])["total"]["calls"])
+        except OSError as exc:
+            held.append(exc)
+    return f"held by each worker: {held}\n" + "\n".join(w.log_tail() for w in workers)
 
 
 def _report_calls(worker: WorkerProcess, period: str) -> int:
@@ -59,16 +76,26 @@ async def test_reports_from_two_workers_match_the_offline_computation(
     want = {m: showback(offline, Period.parse(m), ["team", "app"]) for m in months}
     total = {m: want[m]["total"]["calls"] + 0 for m in months}
     for m in months:
-        await _wait(lambda m=m: _report_calls(second, m) == total[m], 300, f"{m} calls", second)
+        explain = functools.partial(_held, (first, second), m)
+        await _wait(lambda m=m: _report_calls(second, m), total[m], 300, f"{m} calls", explain)
 
     for worker in (first, second):
         for m in months:
             got = worker.get(f"/v1/reports/spend?period={m}&by=team,app")
             assert got == json.loads(json.dumps(want[m]))
     assert want[months[-1]]["unattributed"]["calls"] > 0
+    held = [Ledger.from_json(w.get("/v1/reports/ledger?local=1")) for w in (first, second)]
+    calls = [showback(h, Period.parse(months[-1]), ["team"])["total"]["calls"] for h in held]
+    assert sum(calls) == total[months[-1]]  # each worker holds its own partitions' share
+    assert "error" in _get_error(first, "/v1/reports/ledger?from=x")
 
-    keys = first.get("/v1/reports/keys")
+    # The tools are month to date: ask at the last event of the busiest month, so a run in
+    # the first minutes of a month still sees them, and compare with the offline inventory.
+    busiest = max(months, key=lambda m: total[m])
+    at = max(e["timestamp"] for e in events if e["timestamp"].startswith(busiest))
+    keys = first.get(f"/v1/reports/keys?at={urllib.parse.quote(at)}")
     assert {k["api_key_id"] for k in keys["keys"]} == {e["api_key_id"] for e in events}
+    assert keys["tools"] == key_inventory(offline, datetime.fromisoformat(at))["tools"]
     assert {"search", "support", "platform"} <= set(keys["tools"])
 
     budgets = second.get("/v1/reports/budgets?budget=team=search:100")
