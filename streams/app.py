@@ -22,12 +22,12 @@ from schemas.decode import EventDecoder
 from schemas.pricing import PriceBook
 from streams.config_reload import LiveConfig, live_config
 from streams.config_sections import detectors_config as detectors_from
-from streams.delivery_guard import DeliveryGuard, PartitionReader, faust_event
+from streams.delivery_guard import DeliveryGuard, PartitionReader, committed_start, faust_event
 from streams.detection_stage import DetectionStage
 from streams.fast_decode import RowDecoder
 from streams.fetch_watchdog import FetchWatchdog
 from streams.finops_views import register_finops_views
-from streams.heap_gc import HeapCollector
+from streams.heap_gc import TICK_S, HeapCollector
 from streams.ingest_stage import IngestStage
 from streams.key_owners import KeyOwnerMap
 from streams.memory_trim import TRIM_EVERY_S, MemoryTrim
@@ -114,7 +114,7 @@ def create_app(
         web_host=settings.web_host,
         web_port=settings.web_port,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_max_poll_records=200,
         consumer_max_fetch_size=16 * 1_048_576,
@@ -137,7 +137,7 @@ def create_app(
     prices = PriceBook()
     reader = PartitionReader(settings.bootstrap)
 
-    guard = DeliveryGuard(reader, partial(faust_event, app))
+    guard = DeliveryGuard(reader, partial(faust_event, app), start_of=committed_start(app))
     ingest = IngestStage(
         settings=settings,
         decoder=RowDecoder(EventDecoder(prices, settings.decode_limits())),
@@ -185,7 +185,7 @@ def create_app(
     app.timer(TRIM_EVERY_S)(MemoryTrim.for_this_libc().tick)
     if settings.gc_freeze_every_s:
         collector = HeapCollector(freeze_every_s=settings.gc_freeze_every_s)
-        app.timer(min(5.0, settings.gc_freeze_every_s))(collector.timer)
+        app.timer(min(TICK_S, settings.gc_freeze_every_s))(collector.timer)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:

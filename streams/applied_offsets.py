@@ -4,9 +4,16 @@ A series gets partial buckets from many messages of each usage partition, and th
 same partial may arrive more than once (a replay after a crash or a rebalance), and
 not always in offset order (two workers' producers, before and after a rebalance). The
 state therefore remembers exactly which offsets it applied, as sorted inclusive ranges:
-a series present in every message keeps a single range. Offsets more than ``horizon``
-below the highest one seen count as applied: no replay reaches that far back, because
-offsets are committed every few seconds.
+a series present in every message keeps a single range.
+
+Offsets at or below a *floor* count as applied. Each partial record carries its source
+partition's committed offset, and the floor rises to it (``settle``): the ingest stage
+commits an offset only once every partial of the messages below it is stored, so those
+came ahead of this record and none is applied again (a replay of the usage partition
+starts at the committed offset). The exact ranges thus cover the few seconds of messages
+between commits. Offsets more than ``horizon`` below the highest one seen count as
+applied too, a bound for records that carry no committed offset (a source partition
+not yet committed since this worker took it).
 
 >>> seen = AppliedOffsets()
 >>> [seen.add(o) for o in (5, 7, 6, 6)]
@@ -57,8 +64,13 @@ class AppliedOffsets:
         self._prune(horizon)
         return True
 
-    def _prune(self, horizon: int) -> None:
-        floor = self.ranges[-1][1] - horizon
+    def settle(self, floor: int) -> None:
+        """Count every offset at or below ``floor`` as applied (the floor only rises).
+
+        >>> seen = AppliedOffsets([[3, 4], [7, 7], [9, 12]])
+        >>> seen.settle(10); seen.ranges, 8 in seen, 13 in seen
+        ([[11, 12]], True, False)
+        """
         if floor <= self.floor:
             return
         self.floor = floor
@@ -66,6 +78,9 @@ class AppliedOffsets:
             del self.ranges[0]
         if self.ranges and self.ranges[0][0] <= floor:
             self.ranges[0][0] = floor + 1
+
+    def _prune(self, horizon: int) -> None:
+        self.settle(self.ranges[-1][1] - horizon)
 
     def to_json(self) -> list[object]:
         return [self.floor, self.ranges]

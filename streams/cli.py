@@ -184,6 +184,7 @@ def ingest(
     from streams.kafka_wait import EXIT_UNREACHABLE, KafkaUnreachable, ensure_topics_with_retries
     from streams.rate_limit import RateLimit
     from streams.tokens import ProducerTokens, TokenFileError
+    from streams.topics import TopicRefused
 
     logging.basicConfig(
         level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -210,6 +211,9 @@ def ingest(
     except KafkaUnreachable as exc:
         typer.echo(exc.message, err=True)
         raise typer.Exit(EXIT_UNREACHABLE) from None
+    except TopicRefused as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     web.run_app(ingest_app, host=host or section.host, port=port or section.port, print=None)
 
 

@@ -34,6 +34,7 @@ class KafkaConfig(_Section):
     topic_prefix: str = Field("spendwatch.", pattern=r"^[A-Za-z0-9._-]*$")
     partitions: int = Field(8, ge=1, le=1024)
     bucket_partitions: int | None = Field(None, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=16)
     connect_retries: int = Field(5, ge=0, le=1000)
     connect_backoff_s: float = Field(1.0, gt=0, le=300)
     session_timeout_s: float = Field(60.0, ge=6, le=300)

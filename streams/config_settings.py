@@ -21,6 +21,7 @@ FILE_KEYS: dict[str, tuple[str, str]] = {
     "topic_prefix": ("kafka", "topic_prefix"),
     "partitions": ("kafka", "partitions"),
     "bucket_partitions": ("kafka", "bucket_partitions"),
+    "replication_factor": ("kafka", "replication_factor"),
     "connect_retries": ("kafka", "connect_retries"),
     "connect_backoff_s": ("kafka", "connect_backoff_s"),
     "session_timeout_s": ("kafka", "session_timeout_s"),

@@ -1,19 +1,21 @@
 """Cyclic garbage collection for a worker that holds a large, long-lived heap.
 
-CPython's collector runs a full collection each time the objects promoted to its oldest
-generation since the last one exceed a quarter of it, and a full collection visits every
-tracked object. A loaded worker holds millions of them (cached series and detector
-states, dedup windows), and while it works through a backlog every decoded record, every
-partial and every state read back from RocksDB lives across a few young collections and
-is promoted. With a million keys the worker spent 43 % of its samples in the collector
+CPython's collector runs a full collection once enough middle-generation collections
+have run (``threshold2``) and the objects promoted to its oldest generation since the
+last one exceed a quarter of it, and a full collection visits every tracked object. A
+loaded worker holds millions of them (cached series and detector states, dedup
+windows), and while it works through a backlog every decoded record, every partial and
+every state read back from RocksDB lives across a few young collections and is
+promoted. With a million keys the worker spent 43 % of its samples in the collector
 (py-spy ``--native``), its series writes slowing from 3,800 to 1,100 a second.
 
 Two changes, both standard for long-running CPython services (measured with 200,000
 keys in BENCHMARKS.md: the first cut the collector's share of CPU from 30 % to 13 %,
 the second, on top of it, to 9 %; freezing alone, at CPython's thresholds, left 28 %):
 
-- A larger youngest generation (``threshold0``): a record's temporaries die before a
-  young collection sees them, instead of being promoted and counted towards a full one.
+- A larger youngest generation (``threshold0`` 50,000, ``threshold1`` 20): a record's
+  temporaries die before a young collection sees them, instead of being promoted and
+  counted towards a full one.
 - The surviving heap is frozen (``gc.freeze``) every ``freeze_every_s``: frozen objects
   are never visited again, so a full collection only visits what arrived since. Frozen
   objects are still freed when their last reference goes (reference counting); only
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 FREEZE_EVERY_S = 30.0
 FULL_EVERY_S = 900.0
+TICK_S = 5.0
+"""How often the worker's timer asks the collector whether a freeze or a collection is due."""
 THRESHOLDS = (50_000, 20, 10)
 """Young-generation allocations, then young collections per middle one and middle ones
 per full one (CPython's defaults: 700, 10, 10)."""
@@ -44,9 +48,9 @@ class HeapCollector:
     full_every_s: float = FULL_EVERY_S
     thresholds: tuple[int, int, int] = THRESHOLDS
     clock: Callable[[], float] = time.monotonic
-    full_collections: int = 0
-    freezes: int = 0
-    started: bool = False
+    full_collections: int = field(default=0, init=False)
+    freezes: int = field(default=0, init=False)
+    started: bool = field(default=False, init=False)
     _last_freeze: float = field(default=0.0, init=False)
     _last_full: float = field(default=0.0, init=False)
 

@@ -6,10 +6,17 @@ combination (``rollup``, or ``columnar_rollup`` for columns) and fan out to seri
 one partial record per buckets-topic partition, and store the message's dedup record in
 a changelogged table. Validation uses the message's Kafka
 timestamp as "now", so a replay decides exactly as the first run did.
+
+A message is acknowledged (and so committed) only once Kafka has stored everything it
+produced: its partial records, its dead letters and its dedup records. A committed
+usage offset therefore means every partial of the messages below it is in the buckets
+topic, ahead of any record sent later; each partial record carries that offset (``k``),
+and a series applies nothing older again (``SeriesState.apply``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,8 +64,8 @@ class IngestStage:
             # Any messages before it that Faust left out go first (``delivery_guard``).
             earlier = await self.guard.missing(event.message) if self.guard else []
             for each in [*earlier, event]:
-                await self.process(each)
-                await acks.ack([each], self.dedup_table.take_sends())
+                sent = await self.process(each)
+                await acks.ack([each], [*sent, *self.dedup_table.take_sends()])
             yield None
 
     def forget_partitions(self) -> None:
@@ -97,14 +104,16 @@ class IngestStage:
         reported = sum(1 for row in filtered.rows if row[14] == REPORTED)
         return totals, filtered.first_seen, filtered.duplicates, reported
 
-    async def process(self, event: EventT[bytes]) -> None:
+    async def process(self, event: EventT[bytes]) -> list[asyncio.Future[Any]]:
+        """Count one message; returns the records it sent, stored once they are done."""
         message = event.message
+        sent: list[asyncio.Future[Any]] = []
         partition, offset = message.partition, message.offset
         raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
         now = datetime.fromtimestamp(message.timestamp, UTC) if message.timestamp else None
         decoded = self.decoder.decode(raw, now or datetime.now(UTC))
         for rejected in decoded.rejected:
-            await self.dlq_topic.send(
+            dead: asyncio.Future[Any] = await self.dlq_topic.send(
                 key=message.key,
                 value=dead_letter_record(
                     rejected,
@@ -114,16 +123,26 @@ class IngestStage:
                     received_at=now or datetime.now(UTC),
                 ),
             )
+            sent.append(dead)
         dedup = self._partition(partition)
         totals, first_seen, duplicates, reported = self._count(decoded, dedup, offset)
         totals = self.owners.attribute_totals(totals)
         self.metrics.observe(decoded, totals, reported, duplicates)
         partials = fan_out(totals, self.settings.dimensions)
         records = partial_records(
-            partials, partition, offset, self.settings.series_partitions, totals.watermark
+            partials,
+            partition,
+            offset,
+            self.settings.series_partitions,
+            totals.watermark,
+            self.committed(partition),
         )
         for target, value in records.items():
-            await self.buckets_topic.send(key=str(target).encode(), value=value, partition=target)
+            sent.append(
+                await self.buckets_topic.send(
+                    key=str(target).encode(), value=value, partition=target
+                )
+            )
         message_max = (
             decoded.columns.max_minute
             if decoded.columns is not None
@@ -134,6 +153,7 @@ class IngestStage:
             self._write(record_key(partition, offset).encode(), record)
         for old in dedup.expire(self.committed(partition)):
             self._write(record_key(partition, old).encode(), None)
+        return sent
 
     def _write(self, key: bytes, value: bytes | None) -> None:
         write_or_stop(self.dedup_table, key, value, self.settings.data_dir)

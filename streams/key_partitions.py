@@ -15,12 +15,14 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from aiokafka.partitioner import murmur2
+
+from streams.producer import partition_for
 
 SEED = 0x9747B28C
 M = np.uint32(0x5BD1E995)
 CACHE_LIMIT = 1 << 17
-"""Names whose partition is remembered; past it the cache starts again."""
+"""Names whose partition is remembered; a call that would pass it starts the cache again
+(with that call's names, however many)."""
 VECTOR_FROM = 16
 """Fewer unknown names than this are hashed one at a time."""
 
@@ -31,14 +33,14 @@ def murmur2_many(keys: Sequence[bytes]) -> U32:
     """``aiokafka.partitioner.murmur2`` of every key (as unsigned 32-bit integers)."""
     n = len(keys)
     lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=n)
-    width = int(lengths.max(initial=0) + 3) // 4 * 4
+    width = max(4, int(lengths.max(initial=0) + 3) // 4 * 4)
     padded = np.zeros((n, width), dtype=np.uint8)
     flat = np.frombuffer(b"".join(keys), dtype=np.uint8)
     rows = np.repeat(np.arange(n), lengths)
     starts = np.cumsum(lengths) - lengths
     padded[rows, np.arange(len(flat)) - np.repeat(starts, lengths)] = flat
-    words: U32 = padded.view("<u4").astype(np.uint32)
-    h: U32 = (np.uint32(SEED) ^ lengths.astype(np.uint32)).astype(np.uint32)
+    words: U32 = padded.view("<u4").astype(np.uint32, copy=False)
+    h: U32 = np.uint32(SEED) ^ lengths.astype(np.uint32)
     whole = lengths // 4
     with np.errstate(over="ignore"):
         for column in range(width // 4):
@@ -48,8 +50,7 @@ def murmur2_many(keys: Sequence[bytes]) -> U32:
             mixed = (h * M) ^ k
             h = np.where(whole > column, mixed, h)
         tail = lengths % 4
-        at = np.minimum(whole, width // 4 - 1) if width else whole
-        last = words[np.arange(n), at] if width else np.zeros(n, dtype=np.uint32)
+        last = words[np.arange(n), np.minimum(whole, width // 4 - 1)]
         h = np.where(tail > 0, (h ^ last) * M, h)  # the padding bytes are zero
         h ^= h >> np.uint32(13)
         h *= M
@@ -59,8 +60,6 @@ def murmur2_many(keys: Sequence[bytes]) -> U32:
 
 def partitions_of(keys: Sequence[bytes], partitions: int) -> list[int]:
     """The partition Kafka's default partitioner picks for each key."""
-    if not keys:
-        return []
     hashes = murmur2_many(keys).astype(np.int64) & 0x7FFFFFFF
     chosen: list[int] = (hashes % partitions).tolist()
     return chosen
@@ -82,12 +81,11 @@ class PartitionCache:
         missing = [i for i, p in enumerate(found) if p < 0]
         if not missing:
             return found
-        keys = [names[i].encode() for i in missing]
-        if len(keys) < VECTOR_FROM:
-            computed = [(murmur2(key) & 0x7FFFFFFF) % self.partitions for key in keys]
+        if len(missing) < VECTOR_FROM:
+            computed = [partition_for(names[i], self.partitions) for i in missing]
         else:
-            computed = partitions_of(keys, self.partitions)
-        if len(known) + len(keys) > CACHE_LIMIT:
+            computed = partitions_of([names[i].encode() for i in missing], self.partitions)
+        if len(known) + len(missing) > CACHE_LIMIT:
             known.clear()
         for i, partition in zip(missing, computed, strict=True):
             found[i] = known[names[i]] = partition

@@ -236,24 +236,28 @@ def partial_records(
     source_offset: int,
     partitions: int,
     source_minute: int = -1,
+    committed: int | None = None,
 ) -> dict[int, bytes]:
     """One buckets-topic record per owning partition, tagged with the message it came from.
 
     The tag (source partition, source offset) lets the owner apply each message's
     partials exactly once, however often they are sent; ``source_minute``, the source
     partition's event-time watermark after the message (``w``, when known), tells the
-    owner how far that source has got (``streams.source_progress``).
+    owner how far that source has got (``streams.source_progress``); ``committed``, the
+    source partition's committed offset (``k``, when known: every partial of an offset
+    below it is stored ahead of this record), how far back it need not remember.
     """
     grouped: dict[int, dict[str, Any]] = {}
     head: dict[str, Any] = {"p": source_partition, "o": source_offset}
     if source_minute >= 0:
         head["w"] = source_minute
-    cache = _PARTITIONS.get(partitions) or _PARTITIONS.setdefault(
-        partitions, PartitionCache(partitions)
-    )
-    names = list(partials.buckets)
-    for name, partition in zip(names, cache.of(names), strict=True):
-        buckets = partials.buckets[name]
+    if committed is not None:
+        head["k"] = committed
+    cache = _PARTITIONS.get(partitions)
+    if cache is None:
+        cache = _PARTITIONS[partitions] = PartitionCache(partitions)
+    partitioned = zip(partials.buckets.items(), cache.of(list(partials.buckets)), strict=True)
+    for (name, buckets), partition in partitioned:
         record = grouped.setdefault(partition, {**head, "s": {}, "u": {}})
         record["s"][name] = [[minute, *sums] for minute, sums in buckets.items()]
         contributors = partials.contributors.get(name)

@@ -104,7 +104,7 @@ class SeriesStage:
         if event.value == TICK:
             return buffer
         record = orjson.loads(event.value)
-        source_partition, source_offset = record["p"], record["o"]
+        source_partition, source_offset, committed = record["p"], record["o"], record.get("k")
         if self.detection is not None and "w" in record:
             self.detection.sources.note(event.message.partition, source_partition, record["w"])
         units = record.get("u", {})
@@ -115,7 +115,12 @@ class SeriesStage:
             # one whose state reached the local store but not the changelog.
             buffer.dirty.add(name)
             applied = state.apply(
-                source_partition, source_offset, buckets, units.get(name), contributors.get(name)
+                source_partition,
+                source_offset,
+                buckets,
+                units.get(name),
+                contributors.get(name),
+                committed,
             )
             if applied and self.detection is not None:
                 self.detection.advance(state.newest_minute)

@@ -96,11 +96,16 @@ class SeriesState:
         buckets: list[list[int]],
         units: list[Any] | None = None,
         contributors: list[Any] | None = None,
+        committed: int | None = None,
     ) -> bool:
-        """Add one message's partial; False (and no change) when already applied."""
+        """Add one message's partial; False (and no change) when already applied.
+        ``committed``: the source partition's committed offset when the partial was
+        sent (every partial below it was stored before, so none is applied again)."""
         seen = self.applied.get(source_partition)
         if seen is None:
             seen = self.applied[source_partition] = AppliedOffsets()
+        if committed is not None:
+            seen.settle(min(committed, source_offset) - 1)
         if not seen.add(source_offset):
             return False
         for minute, *sums in buckets:

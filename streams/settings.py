@@ -37,6 +37,9 @@ class WorkerSettings(BaseSettings):
         "127.0.0.1", description="Name other workers use to reach this worker's HTTP API"
     )
     web_port: int = Field(6066, ge=0, le=65535, description="Port of the worker's HTTP API")
+    replication_factor: int = Field(
+        1, ge=1, le=16, description="Replicas of each topic spendwatch creates (3 in production)"
+    )
     bucket_partitions: int | None = Field(
         None, ge=1, le=1024, description="Partitions of the buckets topic (default: --partitions)"
     )
@@ -63,6 +66,9 @@ class WorkerSettings(BaseSettings):
         ge=0,
         description="How often the surviving heap is frozen out of garbage collection "
         "(streams/heap_gc.py; 0 keeps CPython's defaults)",
+    )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="Event loop of the worker process: uvloop, or the standard one"
     )
     max_message_bytes: int = Field(
         8 * 1024 * 1024, ge=1024, description="Largest usage message or HTTP body accepted"

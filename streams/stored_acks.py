@@ -74,7 +74,9 @@ class AckWhenStored:
         self.in_flight = 0
         self.failure: BaseException | None = None
 
-    async def ack(self, events: Sequence[EventT[bytes]], sends: Sequence[FutureMessage]) -> None:
+    async def ack(
+        self, events: Sequence[EventT[bytes]], sends: Sequence[asyncio.Future[Any]]
+    ) -> None:
         """Acknowledge ``events`` once every one of ``sends`` is acknowledged by Kafka."""
         if self.failure is not None:
             raise RuntimeError("a changelog record was not stored") from self.failure
@@ -89,7 +91,9 @@ class AckWhenStored:
         while self.in_flight > self.max_in_flight and self.waiting:
             await asyncio.wait(list(self.waiting), return_when=asyncio.FIRST_COMPLETED)
 
-    async def _ack_after(self, events: list[EventT[bytes]], sends: list[FutureMessage]) -> None:
+    async def _ack_after(
+        self, events: list[EventT[bytes]], sends: list[asyncio.Future[Any]]
+    ) -> None:
         await asyncio.gather(*sends)
         for event in events:
             await self.stream.ack(event)

@@ -11,6 +11,20 @@ from aiokafka.errors import TopicAlreadyExistsError
 from streams.settings import WorkerSettings
 
 
+class TopicRefused(Exception):
+    """The broker refused to create a topic (replication factor, authorisation, policy)."""
+
+
+def _raise_refusals(errors: list[tuple[str, int, str | None]]) -> None:
+    """Raise for the first topic the broker refused, with its words; one that already
+    exists (a worker started alongside created it) is no refusal."""
+    for topic, code, message in errors:
+        if code not in (0, TopicAlreadyExistsError.errno):
+            raise TopicRefused(
+                f"Kafka refused to create topic {topic}: {message or f'error {code}'}"
+            )
+
+
 def changelog_topics(settings: WorkerSettings) -> dict[str, int]:
     """The worker's table changelogs, named as Faust names them, with their partitions.
 
@@ -52,7 +66,7 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
             NewTopic(
                 name,
                 num_partitions=n,
-                replication_factor=1,
+                replication_factor=settings.replication_factor,
                 topic_configs={"cleanup.policy": "compact"} if name in compacted else None,
             )
             for name, n in wanted.items()
@@ -60,7 +74,8 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                _raise_refusals(response.topic_errors)
         # Right after creation the broker may describe a new topic with no partitions yet.
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:

@@ -4,7 +4,8 @@ out are read from the broker, in order, unless the broker has no records there
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,16 +28,30 @@ def as_event(record: Any) -> tuple[int, bytes]:
     return record.offset, record.value
 
 
+@asynccontextmanager
+async def guarding(
+    bootstrap: str, start_of: Callable[[Any], int | None] = lambda tp: None
+) -> AsyncIterator[DeliveryGuard]:
+    """A guard reading from ``bootstrap``, its reader closed after."""
+    reader = PartitionReader(bootstrap)
+    try:
+        yield DeliveryGuard(reader, as_event, start_of=start_of)
+    finally:
+        await reader.close()
+
+
+async def ten_messages(bootstrap: str, topic: str) -> TopicPartition:
+    """Messages ``m0`` to ``m9`` on partition 0 of ``topic``, at offsets 0 to 9."""
+    await produce(bootstrap, topic, [(b"k", b"m%d" % i) for i in range(10)])
+    return TopicPartition(topic, 0)
+
+
 async def test_what_faust_left_out_is_read_from_the_broker_in_order(
     kafka_bootstrap: str, names: Callable[[str], str]
 ) -> None:
-    topic = names("usage")
-    await produce(kafka_bootstrap, topic, [(b"k", b"m%d" % i) for i in range(10)])
-    tp = TopicPartition(topic, 0)
-    reader = PartitionReader(kafka_bootstrap)
-    guard = DeliveryGuard(reader, as_event)
-    try:
-        # Where an assignment starts is Faust's (it seeks to the committed offset).
+    tp = await ten_messages(kafka_bootstrap, names("usage"))
+    async with guarding(kafka_bootstrap) as guard:
+        # With no committed offset known, an assignment starts where Faust resumes it.
         assert await guard.missing(Delivered(tp, 3)) == []
         assert await guard.missing(Delivered(tp, 4)) == []  # the next one
         assert await guard.missing(Delivered(tp, 7)) == [(5, b"m5"), (6, b"m6")]
@@ -48,8 +63,6 @@ async def test_what_faust_left_out_is_read_from_the_broker_in_order(
         guard.forget()
         assert await guard.missing(Delivered(tp, 2)) == []
         assert await guard.missing(Delivered(tp, 3)) == []
-    finally:
-        await reader.close()
 
 
 async def test_offsets_the_broker_has_no_record_for_yield_nothing(
@@ -77,10 +90,25 @@ async def test_offsets_the_broker_has_no_record_for_yield_nothing(
     finally:
         await consumer.stop()
     assert offsets == [0, 1, 3, 4]  # offset 2 is the first transaction's marker
-    reader = PartitionReader(kafka_bootstrap)
-    guard = DeliveryGuard(reader, as_event)
-    try:
+    async with guarding(kafka_bootstrap) as guard:
         assert [await guard.missing(Delivered(tp, o)) for o in offsets] == [[], [], [], []]
         assert guard.fetched == 0
-    finally:
-        await reader.close()
+
+
+async def test_an_assignment_starting_after_the_committed_offset_gets_the_ones_before(
+    kafka_bootstrap: str, names: Callable[[str], str]
+) -> None:
+    """A worker taking a partition over: Faust cleared the first messages after its seek."""
+    tp = await ten_messages(kafka_bootstrap, names("usage"))
+    committed = {tp: 2}
+    async with guarding(kafka_bootstrap, committed.get) as guard:
+        assert await guard.missing(Delivered(tp, 5)) == [(2, b"m2"), (3, b"m3"), (4, b"m4")]
+        assert await guard.missing(Delivered(tp, 6)) == []
+        assert guard.fetched == 3
+        # Starting at the committed offset, or at a replay before it: nothing to add.
+        guard.forget()
+        assert await guard.missing(Delivered(tp, 2)) == []
+        guard.forget()
+        assert await guard.missing(Delivered(tp, 1)) == []
+        assert await guard.missing(Delivered(tp, 2)) == []
+        assert guard.fetched == 3

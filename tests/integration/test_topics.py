@@ -112,3 +112,22 @@ def test_the_worker_refuses_to_start_on_a_mismatched_layout(
     )
     assert f"changelog {app_id}-dedup-changelog has 2 partitions" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_replication_factor_the_cluster_cannot_meet_stops_the_worker_with_kafkas_words(
+    kafka_bootstrap: str, names: Callable[[str], str], tmp_path: Path
+) -> None:
+    app_id, prefix = names("app"), names("t") + "."
+    cmd = [sys.executable, "-m", "streams.cli", "worker", "--bootstrap", kafka_bootstrap]
+    cmd += ["--app-id", app_id, "--topic-prefix", prefix, "--partitions", "2"]
+    cmd += ["--data-dir", str(tmp_path / "state"), "--web-port", "0"]
+    env = {**os.environ, "SPENDWATCH_REPLICATION_FACTOR": "2"}  # the test broker is one
+
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+    assert done.returncode != 0
+    assert f"spendwatch worker: Kafka refused to create topic {prefix}" in done.stderr or (
+        f"spendwatch worker: Kafka refused to create topic {app_id}-" in done.stderr
+    ), done.stderr
+    assert "replication factor of 2" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -15,6 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from streams.child_process import die_with_parent
+
+_DIE_WITH_PARENT = die_with_parent()
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -75,9 +79,17 @@ class WorkerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
-            preexec_fn=self.preexec,  # noqa: PLW1509 - only resource limits, set before exec
+            preexec_fn=self._preexec,  # noqa: PLW1509 - prctl and resource limits, before exec
         )
         self.wait_http("/healthz", wait)
+
+    def _preexec(self) -> None:
+        """The worker dies with the test process (a pytest stopped by a signal runs no
+        teardown), then whatever the test asked for."""
+        if _DIE_WITH_PARENT is not None:
+            _DIE_WITH_PARENT()
+        if self.preexec is not None:
+            self.preexec()
 
     def wait_http(self, path: str, timeout: float) -> Any:
         deadline = time.monotonic() + timeout

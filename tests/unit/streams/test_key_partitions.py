@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from streams.key_partitions import CACHE_LIMIT, VECTOR_FROM, PartitionCache, murmur2_many
 from streams.producer import partition_for
 from streams.rollup import fan_out, partial_records, sum_rows
-from tests.unit.streams.test_rollup import row
+from tests.support.rows import row
 
 
 @settings(max_examples=200, deadline=None)

@@ -4,37 +4,8 @@ import orjson
 
 from streams.producer import partition_for
 from streams.rollup import CALLS, COST, LATE, UNATTRIBUTED, fan_out, partial_records, sum_rows
-from streams.rows import COMPUTED, UNPRICED, Row
-
-
-def row(
-    minute: int,
-    key: str = "k1",
-    team: str | None = "search",
-    cost: int = 100,
-    model: str = "gpt-4o",
-    units: dict[str, int] | None = None,
-    source: int = COMPUTED,
-) -> Row:
-    return (
-        f"e{minute}{key}{cost}",
-        minute,
-        "openai",
-        model,
-        key,
-        team,
-        "app-1",
-        None,
-        "prod",
-        10,
-        5,
-        0,
-        0,
-        cost,
-        source,
-        False,
-        units,
-    )
+from streams.rows import UNPRICED
+from tests.support.rows import row
 
 
 def test_rows_sum_per_combination_and_fan_out_to_every_dimension() -> None:
@@ -81,12 +52,12 @@ def test_units_sum_per_series() -> None:
 def test_partial_records_go_to_the_owning_partition_with_their_source_tag() -> None:
     partials = fan_out(sum_rows([row(1), row(1, key="k2")], -1, 10))
     records = partial_records(
-        partials, source_partition=3, source_offset=77, partitions=4, source_minute=9
+        partials, source_partition=3, source_offset=77, partitions=4, source_minute=9, committed=70
     )
     seen = set()
     for partition, value in records.items():
         record = orjson.loads(value)
-        assert (record["p"], record["o"], record["w"]) == (3, 77, 9)
+        assert (record["p"], record["o"], record["w"], record["k"]) == (3, 77, 9, 70)
         for name in record["s"]:
             assert partition_for(name, 4) == partition
             seen.add(name)

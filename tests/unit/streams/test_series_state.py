@@ -28,6 +28,23 @@ def test_a_partial_is_applied_once_per_source_position() -> None:
     assert state.window("5m", BASE)[0] == 111
 
 
+def test_a_partial_below_its_sources_committed_offset_is_not_applied_again() -> None:
+    """Partials carry their source partition's committed offset: everything below it was
+    stored before them, so the state keeps exact offsets only above it."""
+    state = SeriesState()
+    for offset in range(0, 300, 3):  # a series in every third message
+        assert state.apply(0, offset, [bucket(BASE, 1)])
+    assert len(state.applied[0].ranges) == 100
+    assert state.apply(0, 300, [bucket(BASE, 1)], committed=290)
+    assert state.applied[0].ranges == [[291, 291], [294, 294], [297, 297], [300, 300]]
+    assert not state.apply(0, 150, [bucket(BASE, 1)])  # a replayed old record
+    assert state.apply(0, 295, [bucket(BASE, 1)], committed=280)  # an older mark: no change
+    assert state.apply(0, 310, [bucket(BASE, 1)], committed=400)  # never past the record
+    assert state.window("5m", BASE)[0] == 103
+    again = SeriesState.from_bytes(state.to_bytes())
+    assert not again.apply(0, 305, [bucket(BASE, 1)])
+
+
 def test_windows() -> None:
     state = SeriesState()
     state.apply(0, 1, [bucket(BASE - 3, 1), bucket(BASE - 30, 10), bucket(BASE - 120, 100)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,6 +15,8 @@ from streams.config_file import KeyOwner
 from streams.config_reload import live_config
 from streams.key_owners import KeyOwnerMap
 from streams.rollup import UNATTRIBUTED, sum_rows
+from streams.settings import WorkerSettings
+from streams.worker import use_event_loop
 from tests.support.worker_process import free_port
 
 
@@ -95,3 +98,16 @@ def test_key_owners_fill_only_what_an_event_left_out() -> None:
     assert units[("k-1", "research", "bot")] == {"docs": 2}
     unowned = sum_rows(rows, -1, 10)
     assert KeyOwnerMap().attribute_totals(unowned) is unowned
+
+
+@pytest.mark.parametrize(("name", "kind"), [("uvloop", "uvloop.Loop"), ("asyncio", "asyncio")])
+def test_the_worker_runs_on_the_event_loop_its_settings_name(name: str, kind: str) -> None:
+    try:
+        use_event_loop(name)
+        loop = asyncio.new_event_loop()
+        made = f"{type(loop).__module__}.{type(loop).__name__}"
+        loop.close()
+    finally:
+        asyncio.set_event_loop_policy(None)
+    assert made.startswith(kind)
+    assert WorkerSettings.model_fields["event_loop"].default == "uvloop"
