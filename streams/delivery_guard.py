@@ -23,8 +23,14 @@ commits would then pass them, as it commits up to the last offset acknowledged i
 row from the first: a worker taking over a partition in a rebalance started 74
 messages after the committed offset, and those were never counted. So where the first
 message comes later than the committed offset, the ones before it are read from the
-broker as well. Where the committed offset is not known (none committed yet), the first
-message stands.
+broker as well. Where Faust knows no committed offset, none was committed (or 0: Faust
+keeps neither), and the group resumes the partition at the start of the log, as its
+``auto_offset_reset`` says: the ones before the first message are read from there (the
+reader starts at the earliest offset still kept). A worker revoked before its first
+commit has that commit discarded by Faust, and its successor's first message came 57
+messages into the log; those were never counted. No broker is asked on the way: an
+agent that waited for one when its first message came, as recovery completed, stopped
+receiving messages (1 run in 3 of a restart after a failed state write).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ from faust.types import TP, ConsumerMessage
 log = logging.getLogger(__name__)
 
 FETCH_TIMEOUT_S = 60.0
+LOG_START = 0
+"""Where a partition with no committed offset starts: the reader, seeking there, starts at
+the earliest offset the broker still keeps."""
 
 
 class PartitionReader:
@@ -128,7 +137,7 @@ class DeliveryGuard:
     """Messages read by the guard because Faust did not hand them out."""
     start_of: Callable[[Any], int | None] = lambda tp: None
     """The committed offset of a topic partition (where an assignment starts), None if
-    not known."""
+    none was committed."""
 
     def forget(self) -> None:
         """On a rebalance: Faust seeks to the committed offsets again."""
@@ -141,7 +150,9 @@ class DeliveryGuard:
         expected = self.expected.get(tp)
         if expected is None:
             start = self.start_of(tp)
-            if start is None or offset <= start:
+            if start is None:
+                start = LOG_START
+            if offset <= start:
                 self.expected[tp] = offset + 1
                 return []
             expected = start

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from streams.delivery_guard import DeliveryGuard, PartitionReader
 from tests.support.kafka_io import produce
@@ -50,19 +51,50 @@ async def test_what_faust_left_out_is_read_from_the_broker_in_order(
     kafka_bootstrap: str, names: Callable[[str], str]
 ) -> None:
     tp = await ten_messages(kafka_bootstrap, names("usage"))
-    async with guarding(kafka_bootstrap) as guard:
-        # With no committed offset known, an assignment starts where Faust resumes it.
-        assert await guard.missing(Delivered(tp, 3)) == []
+    committed = {tp: 3}
+    async with guarding(kafka_bootstrap, committed.get) as guard:
+        assert await guard.missing(Delivered(tp, 3)) == []  # where Faust resumes it
         assert await guard.missing(Delivered(tp, 4)) == []  # the next one
         assert await guard.missing(Delivered(tp, 7)) == [(5, b"m5"), (6, b"m6")]
         assert await guard.missing(Delivered(tp, 9)) == [(8, b"m8")]
         assert guard.fetched == 3
         # Faust handing out one of them after all: a replay, nothing to add.
         assert await guard.missing(Delivered(tp, 6)) == []
-        # After a rebalance the partition starts wherever Faust resumes it.
+        # After a rebalance the partition starts again from the committed offset.
         guard.forget()
+        committed[tp] = 2
         assert await guard.missing(Delivered(tp, 2)) == []
         assert await guard.missing(Delivered(tp, 3)) == []
+        assert guard.fetched == 3
+
+
+async def test_with_nothing_committed_a_partition_starts_at_the_start_of_the_log(
+    kafka_bootstrap: str, names: Callable[[str], str]
+) -> None:
+    """A worker revoked before its first commit (Faust discards that commit): its
+    successor knows of none, and the messages before its first one are read."""
+    tp = await ten_messages(kafka_bootstrap, names("usage"))
+    async with guarding(kafka_bootstrap) as guard:
+        assert await guard.missing(Delivered(tp, 3)) == [(0, b"m0"), (1, b"m1"), (2, b"m2")]
+        assert await guard.missing(Delivered(tp, 4)) == []
+        guard.forget()
+        assert await guard.missing(Delivered(tp, 0)) == []  # the log's first message
+        assert guard.fetched == 3
+
+
+async def test_with_nothing_committed_the_start_is_the_earliest_offset_still_kept(
+    kafka_bootstrap: str, names: Callable[[str], str]
+) -> None:
+    """Records deleted by retention (here by DeleteRecords) are not asked for."""
+    tp = await ten_messages(kafka_bootstrap, names("usage"))
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_records({tp: RecordsToDelete(before_offset=4)})
+    finally:
+        await admin.close()
+    async with guarding(kafka_bootstrap) as guard:
+        assert await guard.missing(Delivered(tp, 6)) == [(4, b"m4"), (5, b"m5")]
 
 
 async def test_offsets_the_broker_has_no_record_for_yield_nothing(
