@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,13 +114,20 @@ def faust_event(app: faust.App, record: ConsumerRecord[bytes, bytes]) -> faust.E
     return faust.Event(app, record.key, record.value, record.headers, message)
 
 
+def faust_committed(consumer: Any) -> Mapping[Any, int | None]:
+    """The committed offset of each partition as Faust's consumer knows it (set when it
+    seeks to the committed offsets after an assignment, and on each commit; none for a
+    partition with nothing, or 0, committed). Faust keeps it private: this is the one
+    place that reads it."""
+    committed: Mapping[Any, int | None] = getattr(consumer, "_committed_offset", {})
+    return committed
+
+
 def committed_start(app: faust.App) -> Callable[[Any], int | None]:
-    """Where Faust resumes a partition: its consumer's committed offset (set when it
-    seeks to the committed offsets after an assignment, and on each commit)."""
+    """Where Faust resumes a partition: its consumer's committed offset."""
 
     def start_of(tp: Any) -> int | None:
-        committed = getattr(app.consumer, "_committed_offset", {})  # Faust's, not public
-        offset = committed.get(tp)
+        offset = faust_committed(app.consumer).get(tp)
         return offset if isinstance(offset, int) else None
 
     return start_of

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.delivery_guard import faust_committed
+
 log = logging.getLogger(__name__)
 
 
@@ -100,7 +102,7 @@ class FetchWatchdog:
         if not tps:
             return
         read = {tp: app.monitor.tp_read_offsets.get(tp) for tp in tps}
-        committed = getattr(consumer, "_committed_offset", {})
+        committed = faust_committed(consumer)
         behind = unread(await consumer.highwaters(*tps), read, committed)
         flowing = self.stalls.moved(read)
         stalled = self.stalls.observe(read, behind)
