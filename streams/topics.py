@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -72,10 +71,9 @@ async def ensure_topics(settings: WorkerSettings, timeout_s: float = 60.0) -> di
             for name, n in wanted.items()
             if name not in existing
         ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                response = await admin.create_topics(missing)
-                _raise_refusals(response.topic_errors)
+        if missing:  # aiokafka returns the broker's errors per topic; it raises none
+            response = await admin.create_topics(missing)
+            _raise_refusals(response.topic_errors)
         # Right after creation the broker may describe a new topic with no partitions yet.
         deadline = asyncio.get_running_loop().time() + timeout_s
         while True:

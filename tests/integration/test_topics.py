@@ -131,3 +131,13 @@ def test_a_replication_factor_the_cluster_cannot_meet_stops_the_worker_with_kafk
     ), done.stderr
     assert "replication factor of 2" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_workers_creating_the_same_topics_at_once_both_go_on(
+    kafka_bootstrap: str, names: Callable[[str], str]
+) -> None:
+    """The broker answers one of them that the topic exists: that is no refusal."""
+    settings = WorkerSettings(bootstrap=kafka_bootstrap, topic_prefix=names("sw") + ".")
+    layouts = await asyncio.gather(*(ensure_topics(settings) for _ in range(3)))
+    assert layouts[0] == layouts[1] == layouts[2]
+    assert settings.usage_topic in layouts[0]
