@@ -31,6 +31,8 @@ SLOT_MINUTES = 15
 SLOTS = 1440 // SLOT_MINUTES
 FULL = SLOT_MINUTES
 """Samples after which a slot counts as seen (one full day of it)."""
+MAX_COUNT = 255
+"""Samples per slot are counted up to this (17 days of a slot; the rules ask for two)."""
 JOB_RATIO = 2.0
 """A slot spending this many times the hours around it holds a recurring job."""
 
@@ -49,7 +51,7 @@ class TimeOfDayProfile:
 
     @classmethod
     def empty(cls) -> TimeOfDayProfile:
-        return cls(array("f", bytes(4 * 2 * SLOTS)), array("H", bytes(2 * 2 * SLOTS)))
+        return cls(array("f", bytes(4 * 2 * SLOTS)), array("B", bytes(2 * SLOTS)))
 
     def expect(self, minute: int) -> float:
         """The largest mean of this slot and its neighbours. Until the slot itself has been
@@ -109,7 +111,7 @@ class TimeOfDayProfile:
             rate = 1.0 - (1.0 - day_weight) ** (1.0 / SLOT_MINUTES)
             value = min(value, growth * mean) if mean > 0 else value
             self.means[slot] = mean + rate * (value - mean)
-        if n < 65535:
+        if n < MAX_COUNT:
             self.counts[slot] = n + 1
 
     def learn_zeros(self, start: int, minutes: int, day_weight: float) -> None:
@@ -124,5 +126,5 @@ class TimeOfDayProfile:
                 self.means[slot] = self.means[slot] * n / (n + run)
             else:
                 self.means[slot] = self.means[slot] * (1.0 - rate) ** run
-            self.counts[slot] = min(65535, n + run)
+            self.counts[slot] = min(MAX_COUNT, n + run)
             minute += run

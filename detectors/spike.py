@@ -1,40 +1,36 @@
 """Spend spikes and gradual creep on one series, against a learned per-minute expectation.
 
-Expectation: the larger of a short-term level (exponentially weighted mean of spend per
-minute, gaps counted as zero) and the time-of-day profile (``profile.py``), so both the
-daily rhythm and recurring jobs are expected. Noise: the exponentially weighted variance
-of spend per minute around the level. A window of the last 1, 3, 10 or 30 minutes is a
-spike when its spend exceeds ``ratio`` times the expectation, by ``z`` standard deviations and
-by at least ``min_impact_usd`` (so tiny keys never page). One-sided: drops are ignored.
-Spike minutes (by ratio and spread, even below the dollar floor) are learned at
+The model of a series is River's ``QuantileFilter`` around a River anomaly detector,
+``SeasonalSpend`` (``seasonal.py``): the expectation is the larger of a short-term level
+and the time-of-day profile, so both the daily rhythm and recurring jobs are expected;
+the noise is the exponentially weighted variance around the level. A window of the last
+1, 3, 5, 10 or 30 minutes is a spike when its spend exceeds ``ratio`` times the
+expectation, by at least ``min_impact_usd`` (so tiny keys never page), and by more
+standard deviations than the series' threshold: ``z``, or the filter's quantile of the
+scores of the series' unreported minutes where that is higher. One-sided: drops are ignored.
+Spike minutes (by ratio and ``z`` spreads, even below the dollar floor) are learned at
 ``protect_weight`` of the usual rate, so an incident does not become the new baseline,
-not even while it grows towards being worth reporting. The open bucket is evaluated too
-(with its spend so far), which catches large spikes before the minute closes.
+not even while it grows towards being worth reporting; reported minutes are kept out of
+the quantile. The
+open bucket is evaluated too (with its spend so far), which catches large spikes before
+the minute closes.
 
-Creep is the slow version, judged on whole hours once the profile holds
-``CREEP_HISTORY_DAYS`` days: spend over the last ``creep_window_minutes`` against what
-the profile expected for the same minutes, above ``creep_ratio`` in total and above its
-square root in every one of those hours (one heavy half hour is not creep). Spike
-minutes count at their expectation, so creep only reports what the spike rule did not;
-it is reported on every bucket of the hour after.
+Creep, the slow version, is in ``creep.py``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from detectors.base import PerScope, finding, usd
+from detectors.base import PerScope, finding, quantile_threshold, usd
 from detectors.config import DetectorsConfig, SpikeConfig, nanos
-from detectors.profile import TimeOfDayProfile
+from detectors.creep import CreepState, creep_finding, push
+from detectors.seasonal import learn, new_model, scorer
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
-
-PROFILE_GROWTH = 3.0
-CREEP_HISTORY_DAYS = 2
-"""Creep is judged only against slots learned on at least this many days: one day of
-history (say, a local Sunday evening that is Monday in UTC) is no baseline for a day."""
 
 
 @dataclass(slots=True)
@@ -44,18 +40,12 @@ class SpikeState:
     """Start minute of the last closed bucket (-1 before the first)."""
     history: int = 0
     """Minutes of closed history."""
-    level: float = 0.0
-    var: float = 0.0
+    model: Any = field(default_factory=new_model)
+    """River's ``QuantileFilter`` around ``SeasonalSpend`` (see ``seasonal.py``)."""
     recent: deque[int] = field(default_factory=lambda: deque(maxlen=32))
     """Cost of the latest closed buckets, newest last."""
     recent_sum: int = 0
-    profile: TimeOfDayProfile = field(default_factory=TimeOfDayProfile.empty)
-    creep_hours: deque[tuple[float, float]] = field(default_factory=deque)
-    """(actual, expected) spend of the latest whole hours, newest last."""
-    creep_hour: int = -1
-    creep_now: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    creep_verdict: tuple[float, float] | None = None
-    """(actual, expected) over the window when the last whole hour was creep."""
+    creep: CreepState = field(default_factory=CreepState)
 
 
 def _earlier(before: tuple[int, ...], recent: deque[int]) -> Sequence[int]:
@@ -90,7 +80,7 @@ class SpikeDetector:
 
     def expected(self, state: SpikeState, cfg: SpikeConfig, minute: int) -> float:
         """Expected spend per minute (nano-USD) at ``minute``."""
-        return max(state.level, state.profile.expect(_local(cfg, minute)))
+        return scorer(state.model).expect(_local(cfg, minute))
 
     def observe(self, state: SpikeState, bucket: SeriesBucket) -> list[Finding]:
         cfg = self.settings(bucket.scope)
@@ -105,9 +95,9 @@ class SpikeDetector:
         if not bucket.closed:
             return [spike] if spike else []
         found = [spike] if spike else []
-        usual = state.profile.usual(_local(cfg, minute))
+        usual = scorer(state.model).profile.usual(_local(cfg, minute))
         anomalous = spike is not None or self._unusual(state, cfg, bucket, expected)
-        self._learn(state, cfg, bucket, expected, anomalous)
+        self._learn(state, cfg, bucket, anomalous, spike is not None)
         creep = self._creep(state, cfg, bucket, expected, usual, anomalous)
         if creep:
             found.append(creep)
@@ -127,6 +117,8 @@ class SpikeDetector:
         best: tuple[float, int, int, float] | None = None
         observed = bucket.cost_nanos
         still = bucket.cost_nanos >= cfg.still_ratio * expected * width
+        spreads = max(cfg.z, quantile_threshold(state.model))
+        var = scorer(state.model).var
         taken = 1
         for window in cfg.windows_minutes:
             n = max(1, -(-window // width))
@@ -140,7 +132,7 @@ class SpikeDetector:
             excess = observed - exp_w
             if (
                 observed > cfg.ratio * exp_w
-                and excess > cfg.z * math.sqrt(state.var * minutes)
+                and excess > spreads * math.sqrt(var * minutes)
                 and excess >= min_impact
                 and (best is None or excess > best[0])
             ):
@@ -169,7 +161,7 @@ class SpikeDetector:
         exp_w = expected * bucket.width_minutes
         excess = bucket.cost_nanos - exp_w
         return bucket.cost_nanos > cfg.ratio * exp_w and excess > cfg.z * math.sqrt(
-            state.var * bucket.width_minutes
+            scorer(state.model).var * bucket.width_minutes
         )
 
     def _learn(
@@ -177,22 +169,27 @@ class SpikeDetector:
         state: SpikeState,
         cfg: SpikeConfig,
         bucket: SeriesBucket,
-        expected: float,
         anomalous: bool,
+        reported: bool,
     ) -> None:
+        """Learn a closed bucket: at ``protect_weight`` if ``anomalous``; its score joins
+        the series' quantile unless a spike was ``reported`` on it (or in warm-up)."""
         width = bucket.width_minutes
         per_minute = bucket.cost_nanos / width
         alpha = 1.0 - 0.5 ** (width / cfg.level_half_life_minutes)
         warm = min(1.0, width / (state.history + width))
         alpha = max(alpha, warm)
+        x: dict[Hashable, Any] = {
+            "minute": _local(cfg, bucket.start_minute),
+            "spend": per_minute,
+            "width": width,
+        }
         if anomalous:
             alpha *= cfg.protect_weight
-        deviation = per_minute - state.level
-        state.level += alpha * deviation
-        state.var = (1.0 - alpha) * (state.var + alpha * deviation * deviation)
-        local = _local(cfg, bucket.start_minute)
-        for m in range(local, local + width):
-            state.profile.learn(m, per_minute, cfg.profile_day_weight, PROFILE_GROWTH)
+        if reported or state.history < cfg.warmup_minutes:
+            scorer(state.model).learn_one(x, alpha=alpha, day_weight=cfg.profile_day_weight)
+        else:
+            learn(state.model, x, alpha, cfg.profile_day_weight)
         self._remember(state, bucket.cost_nanos)
         state.last = bucket.start_minute
         state.history += width
@@ -206,55 +203,14 @@ class SpikeDetector:
         state.recent_sum += cost
 
     def _gap(self, state: SpikeState, cfg: SpikeConfig, start: int, minutes: int) -> None:
-        decay = 0.5 ** (minutes / cfg.level_half_life_minutes)
-        state.var = decay * state.var + (1.0 - decay) * state.level * state.level
-        state.level *= decay
         local = _local(cfg, start)
-        state.profile.learn_zeros(local, minutes, cfg.profile_day_weight)
+        model = scorer(state.model)
+        model.learn_gap(local, minutes, cfg.level_half_life_minutes, cfg.profile_day_weight)
         for _ in range(min(minutes, state.recent.maxlen or 0)):
             self._remember(state, 0)
         state.history += minutes
         for m in range(local, local + min(minutes, cfg.creep_window_minutes)):
-            self._creep_push(state, cfg, 0.0, state.profile.expect(m), m)
-
-    def _creep_push(
-        self, state: SpikeState, cfg: SpikeConfig, actual: float, expected: float, minute: int
-    ) -> None:
-        """Add a minute (local time) to the hourly sums; at each new hour, judge the window.
-        A verdict stands until the next hour, or for one bucket when the next hour has no
-        history to judge against."""
-        hour = minute // 60
-        if hour != state.creep_hour:
-            if state.creep_hour >= 0:
-                state.creep_hours.append((state.creep_now[0], state.creep_now[1]))
-                while len(state.creep_hours) > cfg.creep_window_minutes // 60:
-                    state.creep_hours.popleft()
-                state.creep_verdict = self._creep_verdict(state, cfg)
-            else:
-                state.creep_verdict = None
-            state.creep_hour, state.creep_now = hour, [0.0, 0.0]
-        if not state.profile.seen(minute, CREEP_HISTORY_DAYS):
-            state.creep_hours.clear()
-            state.creep_hour = -1
-            return
-        state.creep_now[0] += actual
-        state.creep_now[1] += expected
-
-    def _creep_verdict(self, state: SpikeState, cfg: SpikeConfig) -> tuple[float, float] | None:
-        hours = state.creep_hours
-        if len(hours) < cfg.creep_window_minutes // 60:
-            return None
-        floor = math.sqrt(cfg.creep_ratio)
-        if any(actual <= floor * expected for actual, expected in hours):
-            return None
-        observed = sum(a for a, _ in hours)
-        expected = sum(e for _, e in hours)
-        excess = observed - expected
-        if observed <= cfg.creep_ratio * expected or excess < nanos(cfg.min_impact_usd) * 5:
-            return None
-        if excess <= cfg.z * math.sqrt(state.var * 60 * len(hours)):
-            return None
-        return observed, expected
+            push(state.creep, cfg, model, 0.0, model.profile.expect(m), m)
 
     def _creep(
         self,
@@ -268,28 +224,12 @@ class SpikeDetector:
         width = bucket.width_minutes
         actual = expected if anomalous else bucket.cost_nanos / width
         local = _local(cfg, bucket.start_minute)
+        model = scorer(state.model)
         for m in range(local, local + width):
-            self._creep_push(state, cfg, actual, profile_expected, m)
-        if state.creep_verdict is None:
+            push(state.creep, cfg, model, actual, profile_expected, m)
+        if state.creep.verdict is None:
             return None
-        observed, exp_w = state.creep_verdict
-        excess = observed - exp_w
-        hours = cfg.creep_window_minutes // 60
-        return finding(
-            self.creep_name,
-            bucket,
-            Severity.WARNING,
-            window_minutes=60 * hours + _local(cfg, bucket.start_minute) % 60 + width,
-            measure="usd_per_window",
-            observed=observed / 1e9,
-            expected=exp_w / 1e9,
-            impact_nanos=round(excess),
-            headline=(
-                f"spend {usd(observed)} over {hours:g} h, {observed / exp_w:.1f}x what "
-                f"the same hours usually cost ({usd(exp_w)})"
-            ),
-            labels={"kind": "creep"},
-        )
+        return creep_finding(self.creep_name, bucket, cfg, state.creep.verdict, local)
 
 
 def spike_finding(

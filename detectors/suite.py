@@ -38,7 +38,12 @@ from detectors.static import StaticThresholdDetector
 from detectors.unit_cost import UnitCostDetector
 from schemas.findings import Finding, Scope, SeriesBucket
 
-FORMAT = 1
+FORMAT = 2
+"""Version of ``dumps``' bytes. 2: the spike and unit-cost models are River filters."""
+
+
+class StaleState(ValueError):
+    """Detector state of an older format: the series is learned afresh."""
 
 
 @dataclass(slots=True)
@@ -120,8 +125,11 @@ class DetectorSuite:
         return pickle.dumps((FORMAT, state), protocol=pickle.HIGHEST_PROTOCOL)
 
     def loads(self, raw: bytes) -> SeriesDetectorsState:
-        """A state from ``dumps``; detectors added to the config since start fresh."""
+        """A state from ``dumps``; detectors added to the config since start fresh.
+        Raises ``StaleState`` for an older format, ``ValueError`` for foreign bytes."""
         version, state = pickle.loads(raw)
+        if isinstance(version, int) and 0 < version < FORMAT:
+            raise StaleState(f"detector state of format {version}; now {FORMAT}")
         if version != FORMAT or not isinstance(state, SeriesDetectorsState):
             raise ValueError(f"detector state of format {version!r}; expected {FORMAT}")
         return state

@@ -2,13 +2,12 @@
 
 Closed buckets are summed into windows of at least ``window_minutes``; a window short of
 ``min_calls`` calls grows until ``max_window_minutes`` (so small series are judged on
-more calls). Each window gives three scaled features: log cost per call, log input
-tokens per call and log output/input ratio. An exponentially weighted mean and variance
-learn each one (a plain mean over the first windows, so the first window does not linger
-as the baseline for a day; River's ``EWMean`` has no such warm start, and
-``HalfSpaceTrees`` measured 170 KB and about 190 µs per series and window here, against
-a few hundred bytes). A window whose cost per call or tokens per call is above its mean
-by a factor of ``ratio`` and by ``z`` standard deviations drifts: prompt bloat or a
+more calls). Each window gives three scaled features (log cost per call, log input
+tokens per call and log output/input ratio) to the series' model: River's
+``QuantileFilter`` around a River anomaly detector, ``UnitCostProfile``
+(``unit_cost_model.py``). A window with a feature above its mean by a factor of ``ratio``
+and by more standard deviations than the series' threshold (``z``, or the filter's
+quantile of the series' normal scores where that is higher) drifts: prompt bloat or a
 switch to a pricier model at constant call volume. Drift is reported once
 ``confirm_windows`` windows in a row drift (one window of a few huge calls is not drift)
 and what those windows cost beyond what their calls usually cost adds up to
@@ -21,14 +20,16 @@ has lasted ``ADOPT_AFTER`` windows, after which it is the new normal.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable
 from dataclasses import dataclass, field
+from typing import Any
 
-from detectors.base import PerScope, finding, usd
+from detectors.base import PerScope, finding, quantile_threshold, usd
 from detectors.config import DetectorsConfig, UnitCostConfig, nanos
+from detectors.unit_cost_model import FEATURES, learn, new_model, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
 ADOPT_AFTER = 72
-FEATURES = ("cost_per_call", "input_tokens_per_call", "output_input_ratio")
 
 
 @dataclass(slots=True)
@@ -37,15 +38,14 @@ class UnitCostState:
     """First minute of the window being summed (-1: none)."""
     sums: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     """Cost, calls, input and output tokens of the current window so far."""
-    learned: int = 0
     drifting: int = 0
     """Windows in a row that drifted."""
     drift_start: int = -1
     """First minute of the first of them."""
     drift_nanos: int = 0
     """What they cost beyond what their calls usually cost."""
-    moments: list[float] = field(default_factory=lambda: [0.0] * 2 * len(FEATURES))
-    """Mean and variance of each feature, in ``FEATURES`` order."""
+    model: Any = field(default_factory=new_model)
+    """River's ``QuantileFilter`` around ``UnitCostProfile`` (``unit_cost_model.py``)."""
 
 
 class UnitCostDetector:
@@ -93,17 +93,23 @@ class UnitCostDetector:
         cost, calls, inp, outp = state.sums
         if calls < cfg.min_calls or cost <= 0:
             return length + bucket.width_minutes > cfg.max_window_minutes
-        values = (
-            math.log(cost / calls),
-            math.log((inp + 1) / calls),
-            math.log((outp + 1) / (inp + 1)),
+        values: dict[Hashable, Any] = dict(
+            zip(
+                FEATURES,
+                (
+                    math.log(cost / calls),
+                    math.log((inp + 1) / calls),
+                    math.log((outp + 1) / (inp + 1)),
+                ),
+                strict=True,
+            )
         )
         drifted = self._drifted(state, cfg, values)
         if drifted and state.drifting < ADOPT_AFTER:
             if state.drifting == 0:
                 state.drift_start, state.drift_nanos = state.start, 0
             state.drifting += 1
-            state.drift_nanos += round(cost - calls * math.exp(state.moments[0]))
+            state.drift_nanos += round(cost - calls * math.exp(profile_of(state.model).mean(0)))
             if state.drifting >= cfg.confirm_windows and state.drift_nanos >= nanos(
                 cfg.min_impact_usd
             ):
@@ -111,31 +117,21 @@ class UnitCostDetector:
             return True
         if not drifted:
             state.drifting = 0
-        self._learn(state, cfg, values)
+            learn(state.model, values, cfg.half_life_windows)
+        else:  # adopted as the new normal, not as a normal score
+            profile_of(state.model).learn_one(values, half_life=cfg.half_life_windows)
         return True
 
     @staticmethod
-    def _drifted(state: UnitCostState, cfg: UnitCostConfig, values: tuple[float, ...]) -> list[str]:
+    def _drifted(
+        state: UnitCostState, cfg: UnitCostConfig, values: dict[Hashable, Any]
+    ) -> list[str]:
         """The features of a window that drift above their learned distribution."""
-        if state.learned < cfg.warmup_windows:
+        profile = profile_of(state.model)
+        if profile.learned < cfg.warmup_windows:
             return []
-        floor = math.log(cfg.ratio)
-        moments = state.moments
-        return [
-            name
-            for i, (name, value) in enumerate(zip(FEATURES, values, strict=True))
-            if value - moments[2 * i] > max(floor, cfg.z * math.sqrt(moments[2 * i + 1]))
-        ]
-
-    @staticmethod
-    def _learn(state: UnitCostState, cfg: UnitCostConfig, values: tuple[float, ...]) -> None:
-        moments = state.moments
-        alpha = max(1.0 - 0.5 ** (1.0 / cfg.half_life_windows), 1.0 / (state.learned + 1))
-        for i, value in enumerate(values):
-            deviation = value - moments[2 * i]
-            moments[2 * i] += alpha * deviation
-            moments[2 * i + 1] = (1.0 - alpha) * (moments[2 * i + 1] + alpha * deviation**2)
-        state.learned += 1
+        spreads = max(cfg.z, quantile_threshold(state.model))
+        return profile.drifted(values, math.log(cfg.ratio), spreads)
 
     def _finding(
         self,
@@ -143,15 +139,16 @@ class UnitCostDetector:
         cfg: UnitCostConfig,
         bucket: SeriesBucket,
         drifted: list[str],
-        values: tuple[float, ...],
+        values: dict[Hashable, Any],
         calls: int,
     ) -> Finding:
         per_call = state.sums[0] / calls
-        expected = math.exp(state.moments[0])
+        profile = profile_of(state.model)
+        expected = math.exp(profile.mean(0))
         impact = state.drift_nanos
         minutes = bucket.start_minute + bucket.width_minutes - state.drift_start
         factors = ", ".join(
-            f"{name.replace('_', ' ')} {math.exp(values[i] - state.moments[2 * i]):.1f}x"
+            f"{name.replace('_', ' ')} {math.exp(values[name] - profile.mean(i)):.1f}x"
             for i, name in enumerate(FEATURES)
             if name in drifted
         )

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from alerting.lifecycle import AlertLifecycle, LifecycleState
-from detectors.suite import DetectorSuite, SeriesDetectorsState
+from detectors.suite import DetectorSuite, SeriesDetectorsState, StaleState
 from schemas.findings import (
     MAX_BEFORE,
     Alert,
@@ -145,7 +145,7 @@ class DetectionStage:
         if watch is None:
             raw = self.table.get(name.encode())
             if raw:
-                watch = self._loads(raw)
+                watch = self._loads(name, raw)
             else:
                 first = min(series.minutes) if series.minutes else max(self.watermark, 0)
                 scope = Scope.parse(name)
@@ -271,12 +271,17 @@ class DetectionStage:
         parts = (watch.closed_through, self.suite.dumps(watch.detectors), watch.lifecycle.dumps())
         return pickle.dumps((FORMAT, *parts), protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _loads(self, raw: bytes) -> SeriesWatch:
+    def _loads(self, name: str, raw: bytes) -> SeriesWatch:
         version, closed_through, detectors, lifecycle = pickle.loads(raw)
         if version != FORMAT:
             raise ValueError(f"detection state of format {version!r}; expected {FORMAT}")
+        try:
+            learned = self.suite.loads(detectors)
+        except StaleState:  # written by an older version: its alerts stay, models restart
+            learned = self.suite.new_state(Scope.parse(name), max(closed_through, 0))
+            learned.last_minute = closed_through
         return SeriesWatch(
-            detectors=self.suite.loads(detectors),
+            detectors=learned,
             lifecycle=LifecycleState.loads(lifecycle),
             closed_through=closed_through,
         )

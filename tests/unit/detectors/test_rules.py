@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from decimal import Decimal
 
 import pytest
+from river import stats
 
+from detectors.base import quantile_threshold
 from detectors.budget import BudgetDetector, month_bounds
 from detectors.config import DetectorsConfig
 from detectors.policy import PolicyDetector
 from detectors.static import StaticThresholdDetector
 from detectors.unit_cost import UnitCostDetector
+from detectors.unit_cost_model import FEATURES, THRESHOLD_Q, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
 
@@ -72,6 +77,34 @@ def test_a_quiet_series_is_reported_once_its_drift_has_cost_the_dollar_floor() -
     short = buckets(45)
     assert sum(b.cost_nanos * 2 // 3 for b in short[600:645]) < 2 * 10**9
     assert feed(UnitCostDetector(DetectorsConfig()), APP, short) == []
+
+
+def test_a_series_with_erratic_unit_costs_is_held_to_its_own_threshold() -> None:
+    """Windows at 1.8x the usual cost per call, now and then, are normal for this series: River's
+    quantile of its scores rises above ``z``, and a window just past the 2x floor that
+    ``z`` alone would call drift is not, while the same state without the learned
+    quantile calls it drift."""
+    buckets = rhythm_buckets(
+        APP, 6000, seed=7,
+        cost_per_call_factor=lambda i: 1.8 if i % 240 < 5 else 1.0,  # a window in 48
+    )  # fmt: skip
+    detector = UnitCostDetector(DetectorsConfig())
+    cfg = detector.config.unit_cost
+    state = detector.new_state(APP, MONDAY)
+    assert [f for b in buckets for f in detector.observe(state, b)] == []
+    profile = profile_of(state.model)
+    held_to = quantile_threshold(state.model)
+    assert held_to > cfg.z
+    spread = math.sqrt(profile.moments[1])
+    excess = max(math.log(cfg.ratio) * 1.01, (cfg.z + held_to) / 2 * spread)
+    assert cfg.z * spread < excess < held_to * spread
+    window = {f: profile.mean(i) for i, f in enumerate(FEATURES)}
+    window["cost_per_call"] += excess
+
+    plain = copy.deepcopy(state)
+    plain.model.quantile = stats.Quantile(THRESHOLD_Q)
+    assert detector._drifted(plain, cfg, window) == ["cost_per_call"]
+    assert detector._drifted(state, cfg, window) == []
 
 
 TEAM = Scope.parse("team=search")

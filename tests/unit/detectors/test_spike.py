@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import math
+import random
 from datetime import timedelta
 
 import pytest
+from river import stats
 
+from detectors.base import quantile_threshold
 from detectors.config import DetectorsConfig
+from detectors.seasonal import THRESHOLD_Q, scorer
 from detectors.spike import SpikeDetector
 from schemas.findings import Finding, Scope, SeriesBucket
 from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
@@ -103,7 +109,7 @@ def test_gaps_count_as_zero_spend() -> None:
     dense = detector.new_state(SCOPE, MONDAY)
     for bucket in buckets:
         detector.observe(dense, bucket)
-    assert state.level < dense.level * 0.6
+    assert scorer(state.model).level < scorer(dense.model).level * 0.6
     assert state.history == dense.history
 
 
@@ -133,7 +139,7 @@ def test_weekends_are_the_organisations_local_weekends(offset_hours: float) -> N
     state = detector.new_state(SCOPE, MONDAY)
     for bucket in buckets:
         detector.observe(state, bucket)
-    state.level = 0.0  # the profile alone
+    scorer(state.model).level = 0.0  # the profile alone
     monday = MONDAY + 14 * 1440
     for minute in (monday - shift + 60, monday + 4 * 1440 - shift + 60):  # Mon, Fri 01:00
         assert detector.expected(state, config.spike, minute) == pytest.approx(1e9, rel=0.01)
@@ -199,3 +205,31 @@ def test_an_open_bucket_counts_the_still_open_buckets_before_it() -> None:
     assert found.window_end - found.window_start == timedelta(minutes=3)
     assert found.observed == pytest.approx(4.2)
     assert "(minute still open)" in found.summary
+
+
+def test_a_series_with_erratic_normal_minutes_is_held_to_its_own_threshold() -> None:
+    """Minutes at almost 3x, often, are normal for this series: River's quantile of its
+    scores rises above ``z`` and a spike just past 3x that ``z`` alone would report is
+    held, while the same state without the learned quantile reports it."""
+    detector = SpikeDetector(DetectorsConfig())
+    cfg = detector.config.spike
+    state = detector.new_state(SCOPE, MONDAY)
+    rng = random.Random(1)
+    for i in range(2 * 1440):
+        usd = rng.uniform(0.9, 1.1) + (1.9 if i % 41 == 0 else 0.0)
+        detector.observe(state, SeriesBucket(SCOPE, MONDAY + i, 1, round(usd * 1e9), 10))
+    minute = MONDAY + 2 * 1440
+    expected = detector.expected(state, cfg, minute)
+    spread = math.sqrt(scorer(state.model).var)
+    held_to = quantile_threshold(state.model)
+    assert held_to > cfg.z
+    cost = 3 * expected + (held_to * spread - 2 * expected) / 2  # past 3x, under held_to
+    excess = cost - expected
+    assert cost > cfg.ratio * expected and excess >= float(cfg.min_impact_usd) * 1e9
+    assert cfg.z < excess / spread < held_to
+    spike = SeriesBucket(SCOPE, minute, 1, round(cost), 10)
+
+    plain = copy.deepcopy(state)
+    plain.model.quantile = stats.Quantile(THRESHOLD_Q)
+    assert [f.detector for f in detector.observe(plain, spike)] == ["spend_spike"]
+    assert detector.observe(state, spike) == []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import timedelta
 
 import pytest
 
-from alerting.lifecycle import AlertLifecycle
+from alerting.lifecycle import AlertLifecycle, LifecycleState
 from detectors.config import DetectorsConfig
 from detectors.suite import DetectorSuite
 from schemas.findings import Alert, Finding, minute_to_datetime
@@ -226,3 +227,33 @@ async def test_a_series_held_back_by_a_slow_source_is_read_again_when_that_sourc
     await detection.evaluate(0, [], state_of)
     assert reads == ["org=all"]
     assert watch.closed_through == 101  # what both sources have passed by a grace minute
+
+
+def test_detector_state_of_an_older_format_is_relearned_and_its_alerts_stay() -> None:
+    """A series stored by an earlier version: the models start afresh from where the
+    series had got to, and the alerts it had firing are still tracked."""
+    detection = stage()
+    watch, series = warm(detection)
+    for minute in range(WARM, WARM + 5):
+        series.minutes[minute] = sums(40.0)
+    series.newest_minute = WARM + 4
+    changes: list[Alert] = []
+    detection._run(NAME, watch, series, [], changes)
+    assert changes, "the spike fired no alert"
+    version, closed_through, _, lifecycle = pickle.loads(detection._dumps(watch))
+    older = pickle.dumps((1, "detector state of format 1"))
+    table = {NAME.encode(): pickle.dumps((version, closed_through, older, lifecycle))}
+
+    later = DetectionStage(detection.suite, AlertLifecycle(), table, None, None)
+    restored = later._watch(NAME, series)
+
+    tracked = LifecycleState.loads(lifecycle).keys
+    assert tracked and restored.lifecycle.keys.keys() == tracked.keys()
+    assert restored.closed_through == closed_through == watch.closed_through
+    assert restored.detectors.last_minute == closed_through
+    assert restored.detectors.states["spend_spike"].history == 0
+
+
+def test_detector_state_of_an_unknown_format_is_refused() -> None:
+    with pytest.raises(ValueError, match="format 99"):
+        stage().suite.loads(pickle.dumps((99, None)))
