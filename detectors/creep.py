@@ -12,7 +12,6 @@ not; it is reported on every bucket of the hour after.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 from detectors.base import finding, usd
@@ -27,8 +26,9 @@ history (say, a local Sunday evening that is Monday in UTC) is no baseline for a
 
 @dataclass(slots=True)
 class CreepState:
-    hours: deque[tuple[float, float]] = field(default_factory=deque)
-    """(actual, expected) spend of the latest whole hours, newest last."""
+    hours: list[tuple[float, float]] = field(default_factory=list)
+    """(actual, expected) spend of the latest whole hours, newest last (a list: an empty
+    deque takes 600 bytes)."""
     hour: int = -1
     now: list[float] = field(default_factory=lambda: [0.0, 0.0])
     verdict: tuple[float, float] | None = None
@@ -50,8 +50,7 @@ def push(
     if hour != creep.hour:
         if creep.hour >= 0:
             creep.hours.append((creep.now[0], creep.now[1]))
-            while len(creep.hours) > cfg.creep_window_minutes // 60:
-                creep.hours.popleft()
+            del creep.hours[: max(0, len(creep.hours) - cfg.creep_window_minutes // 60)]
             creep.verdict = _verdict(creep, cfg, model.var)
         else:
             creep.verdict = None

@@ -21,7 +21,7 @@ Creep, the slow version, is in ``creep.py``.
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,9 @@ from detectors.config import DetectorsConfig, SpikeConfig, nanos
 from detectors.creep import CreepState, creep_finding, push
 from detectors.seasonal import learn, new_model, scorer
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
+
+RECENT = 32
+"""Closed buckets remembered: the longest spike window (``windows_minutes`` allows 32)."""
 
 
 @dataclass(slots=True)
@@ -42,13 +45,14 @@ class SpikeState:
     """Minutes of closed history."""
     model: Any = field(default_factory=new_model)
     """River's ``QuantileFilter`` around ``SeasonalSpend`` (see ``seasonal.py``)."""
-    recent: deque[int] = field(default_factory=lambda: deque(maxlen=32))
-    """Cost of the latest closed buckets, newest last."""
+    recent: array[int] = field(default_factory=lambda: array("q"))
+    """Cost of the latest ``RECENT`` closed buckets, newest last (an array of int64:
+    a tenth of a deque of Python ints in memory)."""
     recent_sum: int = 0
     creep: CreepState = field(default_factory=CreepState)
 
 
-def _earlier(before: tuple[int, ...], recent: deque[int]) -> Sequence[int]:
+def _earlier(before: tuple[int, ...], recent: array[int]) -> Sequence[int]:
     """The costs of the buckets before an observed one, oldest first: closed history,
     then the still-open buckets in between (indexed from the end, newest last)."""
     if not before:
@@ -197,8 +201,9 @@ class SpikeDetector:
     @staticmethod
     def _remember(state: SpikeState, cost: int) -> None:
         recent = state.recent
-        if len(recent) == recent.maxlen:
+        if len(recent) == RECENT:
             state.recent_sum -= recent[0]
+            del recent[0]
         recent.append(cost)
         state.recent_sum += cost
 
@@ -206,7 +211,7 @@ class SpikeDetector:
         local = _local(cfg, start)
         model = scorer(state.model)
         model.learn_gap(local, minutes, cfg.level_half_life_minutes, cfg.profile_day_weight)
-        for _ in range(min(minutes, state.recent.maxlen or 0)):
+        for _ in range(min(minutes, RECENT)):
             self._remember(state, 0)
         state.history += minutes
         for m in range(local, local + min(minutes, cfg.creep_window_minutes)):
