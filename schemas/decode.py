@@ -8,16 +8,15 @@ rejected item keeps its original bytes and a reason naming the field path and pr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from schemas.columnar import expand_columns
 from schemas.event import SCHEMA_VERSION, UsageEvent
+from schemas.json_literals import BadNumber, bad_numbers, dump_item, load_json
 from schemas.money import Nanos, usd_text
 from schemas.pricing import CostSource, PriceBook
 
@@ -83,73 +82,6 @@ class Decoded:
     rejected: list[Rejected] = field(default_factory=list)
 
 
-_BOM = b"\xef\xbb\xbf"
-_MAX_INT_DIGITS = 30
-"""Longer integer literals are refused as numbers (no field takes one that large)."""
-
-
-def _load(raw: bytes) -> tuple[Any, str | None]:
-    """Parse JSON fast; fall back to the lenient parser to salvage a batch's good items.
-
-    A leading UTF-8 byte order mark is skipped (RFC 8259 lets parsers ignore it, and
-    some Windows tools write one). Duplicate keys: the last one wins, in every tier.
-    """
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
-    try:
-        return orjson.loads(raw), None
-    except orjson.JSONDecodeError as exc:
-        first_problem = f"malformed JSON: {exc}"
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = raw[exc.start : exc.start + 1].hex()
-        return None, f"malformed JSON: not UTF-8 (byte 0x{bad} at offset {exc.start})"
-    try:
-        return json.loads(text, parse_constant=_NonFinite, parse_int=_parse_int), None
-    except (ValueError, RecursionError):
-        return None, first_problem
-
-
-class _BadNumber(str):
-    """A number literal JSON or spendwatch does not take, kept as text so its item alone
-    is rejected with a reason of its own."""
-
-    problem = "is not a number"
-
-    def describe(self) -> str:
-        shown = self if len(self) <= 24 else f"{self[:12]}...({len(self)} digits)"
-        return f"{shown} {self.problem}"
-
-
-class _NonFinite(_BadNumber):
-    problem = "is not a number JSON allows"
-
-
-class _HugeNumber(_BadNumber):
-    problem = f"is too large a number (more than {_MAX_INT_DIGITS} digits)"
-
-
-def _parse_int(text: str) -> Any:
-    return _HugeNumber(text) if len(text.lstrip("-")) > _MAX_INT_DIGITS else int(text)
-
-
-def _bad_numbers(value: Any, path: str) -> list[FieldError]:
-    """Every bad number literal inside ``value``, with its field path."""
-    if isinstance(value, _BadNumber):
-        return [FieldError(path, value.describe())]
-    found: list[FieldError] = []
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            if isinstance(inner, (_BadNumber, dict, list)):
-                found += _bad_numbers(inner, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            if isinstance(inner, (_BadNumber, dict, list)):
-                found += _bad_numbers(inner, f"{path}.{index}" if path else str(index))
-    return found
-
-
 _FIELDS = frozenset(UsageEvent.model_fields)
 _EXTRA = "Extra inputs are not permitted"  # what the model says of an unknown field
 
@@ -159,9 +91,9 @@ def _bad_numbers_of_event(item: dict[str, Any]) -> list[FieldError]:
     as unknown, the problem the model would report once the number is fixed."""
     found: list[FieldError] = []
     for key, value in item.items():
-        if not isinstance(value, (_BadNumber, dict, list)):
+        if not isinstance(value, (BadNumber, dict, list)):
             continue
-        bad = _bad_numbers(value, str(key))
+        bad = [FieldError(path, problem) for path, problem in bad_numbers(value, str(key))]
         if bad:
             found += bad if key in _FIELDS else [FieldError(str(key), _EXTRA)]
     return found
@@ -215,46 +147,6 @@ def _errors(exc: ValidationError) -> tuple[FieldError, ...]:
     return tuple(out)
 
 
-def _dump(item: Any) -> bytes:
-    """An item of a batch as JSON of its own; bad number literals are written as they
-    came (``NaN``, a 5,000-digit integer), not as strings. An item nested too deep to
-    write back is replaced by a note saying so."""
-    try:
-        return _dump_with_literals(item)
-    except RecursionError:
-        pass
-    try:
-        return orjson.dumps(item)
-    except TypeError:  # orjson's own depth limit (JSONEncodeError is a TypeError)
-        return orjson.dumps({"item_not_kept": "nested too deep to write back as JSON"})
-
-
-def _dump_with_literals(item: Any) -> bytes:
-    literals: dict[str, str] = {}
-
-    def swap(value: Any) -> Any:
-        if isinstance(value, _BadNumber):
-            placeholder = f"\x00bad-number-{len(literals)}\x00"
-            literals[json.dumps(placeholder)] = str(value)
-            return placeholder
-        if isinstance(value, dict):
-            return {key: swap(inner) for key, inner in value.items()}
-        if isinstance(value, list):
-            return [swap(inner) for inner in value]
-        return value
-
-    swapped = swap(item)
-    if not literals:
-        try:
-            return orjson.dumps(item)
-        except TypeError:  # e.g. a lone surrogate, which orjson will not write
-            pass
-    text = json.dumps(swapped, default=str)
-    for placeholder, literal in literals.items():
-        text = text.replace(placeholder, literal)
-    return text.encode()
-
-
 class EventDecoder:
     """Turns raw bytes into priced events. Pure: the clock comes in as ``now``."""
 
@@ -270,7 +162,7 @@ class EventDecoder:
                 f"{self.limits.max_message_bytes} bytes"
             )
             return Split([], False, Rejected(raw, (FieldError("", too_big),)))
-        doc, problem = _load(raw)
+        doc, problem = load_json(raw)
         if problem is not None:
             return Split([], False, Rejected(raw, (FieldError("", problem),)))
         items, error = _items(doc)
@@ -301,7 +193,9 @@ class EventDecoder:
         self, item: Any, index: int | None, raw: bytes | None, now: datetime, out: Decoded
     ) -> None:
         def reject(*errors: FieldError) -> None:
-            out.rejected.append(Rejected(raw if raw is not None else _dump(item), errors, index))
+            out.rejected.append(
+                Rejected(raw if raw is not None else dump_item(item), errors, index)
+            )
 
         if not isinstance(item, dict):
             reject(FieldError("", f"an event must be a JSON object, got {type(item).__name__}"))

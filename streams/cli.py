@@ -12,6 +12,7 @@ import typer
 from streams import cli_alerts, cli_detect, digest_cli, finops_cli
 from streams.cli_bench import bench_app
 from streams.cli_config import config_app
+from streams.cli_token import token_app
 from streams.demo import demo
 
 if TYPE_CHECKING:
@@ -292,23 +293,7 @@ def generate(
     typer.echo(f"sent {sent} events to {settings.usage_topic}", err=True)
 
 
-token_app = typer.Typer(help="Producer tokens for the HTTP ingest.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-
-
-@token_app.command("hash")
-def token_hash(
-    name: Annotated[str, typer.Argument(help="Producer name.")],
-) -> None:
-    """Read a token on stdin and print the 'NAME sha256:HEX' line for a tokens file."""
-    from streams.tokens import token_digest
-
-    token = sys.stdin.readline().strip()
-    if not token:
-        raise typer.BadParameter("no token on stdin")
-    typer.echo(f"{name} sha256:{token_digest(token)}")
-
-
 app.command()(cli_detect.backtest)
 app.command("notifier")(cli_alerts.notifier)
 app.add_typer(cli_alerts.silence_app, name="silence")
