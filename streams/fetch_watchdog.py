@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.delivery_guard import faust_committed
 
@@ -53,6 +53,13 @@ STALL_CHECKS = 2
 """Checks in a row a partition with unread messages must not move to count as stalled."""
 
 
+class Check(NamedTuple):
+    stalled: set[Any]
+    """Partitions behind and unmoved for ``Stalls.checks`` checks (reported once)."""
+    moved: bool
+    """Whether any partition read something since the check before."""
+
+
 @dataclass
 class Stalls:
     """Which partitions are stalled, from one reading of positions per check."""
@@ -62,14 +69,15 @@ class Stalls:
     still: dict[Any, int] = field(default_factory=dict)
     """Checks in a row each partition has been behind without moving."""
 
-    def observe(self, read: Mapping[Any, int | None], behind: set[Any]) -> set[Any]:
-        """The partitions stalled after this check's ``read`` offsets, given which of
-        them are ``behind``; their count starts again once reported.
+    def observe(self, read: Mapping[Any, int | None], behind: set[Any]) -> Check:
+        """This check's verdict on the ``read`` offsets, given which partitions are
+        ``behind``; a stalled partition's count starts again once reported.
 
         >>> stalls = Stalls()
-        >>> [stalls.observe({"a": 1, "b": 5}, {"a"}) for _ in range(3)]
+        >>> [stalls.observe({"a": 1, "b": 5}, {"a"}).stalled for _ in range(3)]
         [set(), set(), {'a'}]
         """
+        moved = any(self.last_read.get(tp) != offset for tp, offset in read.items())
         still = {}
         for tp, offset in read.items():
             unmoved = tp in self.last_read and self.last_read[tp] == offset
@@ -78,11 +86,7 @@ class Stalls:
         self.last_read = dict(read)
         stalled = {tp for tp, n in still.items() if n >= self.checks}
         self.still = {tp: n for tp, n in still.items() if tp not in stalled}
-        return stalled
-
-    def moved(self, read: Mapping[Any, int | None]) -> bool:
-        """Whether any partition read something since the last check."""
-        return any(self.last_read.get(tp) != offset for tp, offset in read.items())
+        return Check(stalled, moved)
 
 
 @dataclass
@@ -104,8 +108,7 @@ class FetchWatchdog:
         read = {tp: app.monitor.tp_read_offsets.get(tp) for tp in tps}
         committed = faust_committed(consumer)
         behind = unread(await consumer.highwaters(*tps), read, committed)
-        flowing = self.stalls.moved(read)
-        stalled = self.stalls.observe(read, behind)
+        stalled, flowing = self.stalls.observe(read, behind)
         if not stalled:
             return
         self.kicks += 1

@@ -61,12 +61,12 @@ def test_a_partition_is_stalled_when_behind_and_still_for_two_checks(
     checks: list[tuple[dict[str, int | None], set[str]]], stalled: list[set[str]]
 ) -> None:
     stalls = Stalls()
-    assert [stalls.observe(read, behind) for read, behind in checks] == stalled
+    assert [stalls.observe(read, behind).stalled for read, behind in checks] == stalled
 
 
 def test_whether_anything_moved_compares_with_the_last_check() -> None:
     stalls = Stalls()
-    assert stalls.moved({"a": 1})  # a first reading
-    stalls.observe({"a": 1, "b": 2}, set())
-    assert not stalls.moved({"a": 1, "b": 2})
-    assert stalls.moved({"a": 1, "b": 3})
+    assert stalls.observe({"a": 1}, set()).moved  # a first reading
+    assert stalls.observe({"a": 1, "b": 2}, set()).moved  # b read for the first time
+    assert not stalls.observe({"a": 1, "b": 2}, set()).moved
+    assert stalls.observe({"a": 1, "b": 3}, set()).moved
