@@ -22,11 +22,6 @@ TOP_CONTRIBUTORS = 3
 T = TypeVar("T")
 
 
-def quantile_threshold(model: Any) -> float:
-    """The quantile a River ``QuantileFilter`` keeps of its series' scores (0 before any)."""
-    return float(model.quantile.get() or 0.0)
-
-
 class PerScope(Generic[T]):
     """Per-series settings (defaults with that series' overrides), built once and cached."""
 

@@ -6,13 +6,13 @@ as zero) and the time-of-day profile (``profile.py``); its noise is the exponent
 weighted variance around the level. ``score_one`` is the one-sided standardised excess of
 a minute's spend over the expectation (0 for a drop, capped at ``SCORE_CAP``).
 
-River's ``QuantileFilter`` around it keeps the ``THRESHOLD_Q`` quantile of the scores of
-the minutes no spike was reported on (P², River's ``stats.Quantile``): the series' own
-robust threshold. A series whose unreported minutes often score high (rises of almost
-the ``ratio`` or almost the dollar floor) is held to that threshold where it is above the
-configured ``z``; a steady one keeps ``z``. Reported minutes stay out, so an incident
-never raises the bar for the next one, and the cap bounds how far an erratic series can
-raise it.
+A River ``QuantileFilter`` (``quantile_filter.py``) around it keeps the ``THRESHOLD_Q``
+quantile of the scores of the minutes no spike was reported on (River's P² estimator):
+the series' own robust threshold. A series whose unreported minutes often score high
+(rises of almost the ``ratio`` or almost the dollar floor) is held to that threshold where
+it is above the configured ``z``; a steady one keeps ``z``. Reported minutes stay out, so
+an incident never raises the bar for the next one, and the cap bounds how far an erratic
+series can raise it.
 
 >>> model = new_model()
 >>> for minute in range(120):
@@ -23,8 +23,8 @@ raise it.
 0.0
 >>> model.anomaly_detector.score_one({"minute": 120, "spend": 1e6}) == SCORE_CAP
 True
->>> from detectors.base import quantile_threshold
->>> 0 < quantile_threshold(model) < SCORE_CAP
+>>> from detectors.quantile_filter import threshold
+>>> 0 < threshold(model) < SCORE_CAP
 True
 """
 
@@ -34,10 +34,10 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-from river import anomaly
 from river.base import AnomalyDetector
 
 from detectors.profile import TimeOfDayProfile
+from detectors.quantile_filter import QuantileFilter
 
 THRESHOLD_Q = 0.999
 """Quantile of the normal minutes' scores used as the series' threshold (about one
@@ -91,18 +91,19 @@ class SeasonalSpend(AnomalyDetector):
         self.profile.learn_zeros(minute, minutes, day_weight)
 
 
-def new_model() -> Any:
-    """A ``SeasonalSpend`` in River's ``QuantileFilter`` (held as ``Any``: River is
-    untyped). Protection is the spike detector's: it learns anomalous minutes at a
-    reduced rate, and those it reports through ``scorer(model)``, out of the quantile."""
-    return anomaly.QuantileFilter(SeasonalSpend(), q=THRESHOLD_Q, protect_anomaly_detector=False)
+def new_model() -> QuantileFilter:
+    """A ``SeasonalSpend`` in a River ``QuantileFilter``. Protection is the spike
+    detector's: it learns anomalous minutes at a reduced rate, and those it reports
+    through ``scorer(model)``, out of the quantile."""
+    return QuantileFilter(SeasonalSpend(), q=THRESHOLD_Q, protect_anomaly_detector=False)
 
 
-def scorer(model: Any) -> SeasonalSpend:
-    found: SeasonalSpend = model.anomaly_detector
+def scorer(model: QuantileFilter) -> SeasonalSpend:
+    found = model.anomaly_detector
+    assert isinstance(found, SeasonalSpend)
     return found
 
 
-def learn(model: Any, x: dict[Hashable, Any], alpha: float, day_weight: float) -> None:
+def learn(model: QuantileFilter, x: dict[Hashable, Any], alpha: float, day_weight: float) -> None:
     """Learn a minute through the filter: its score joins the quantile."""
     model.learn_one(x, alpha=alpha, day_weight=day_weight)

@@ -26,9 +26,10 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.base import PerScope, finding, quantile_threshold, usd
+from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, SpikeConfig, nanos
 from detectors.creep import CreepState, creep_finding, push
+from detectors.quantile_filter import QuantileFilter, threshold
 from detectors.seasonal import learn, new_model, scorer
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
@@ -43,8 +44,8 @@ class SpikeState:
     """Start minute of the last closed bucket (-1 before the first)."""
     history: int = 0
     """Minutes of closed history."""
-    model: Any = field(default_factory=new_model)
-    """River's ``QuantileFilter`` around ``SeasonalSpend`` (see ``seasonal.py``)."""
+    model: QuantileFilter = field(default_factory=new_model)
+    """A River ``QuantileFilter`` around ``SeasonalSpend`` (see ``seasonal.py``)."""
     recent: array[int] = field(default_factory=lambda: array("q"))
     """Cost of the latest ``RECENT`` closed buckets, newest last (an array of int64:
     a tenth of a deque of Python ints in memory)."""
@@ -121,7 +122,7 @@ class SpikeDetector:
         best: tuple[float, int, int, float] | None = None
         observed = bucket.cost_nanos
         still = bucket.cost_nanos >= cfg.still_ratio * expected * width
-        spreads = max(cfg.z, quantile_threshold(state.model))
+        spreads = max(cfg.z, threshold(state.model))
         var = scorer(state.model).var
         taken = 1
         for window in cfg.windows_minutes:

@@ -24,8 +24,9 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.base import PerScope, finding, quantile_threshold, usd
+from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, UnitCostConfig, nanos
+from detectors.quantile_filter import QuantileFilter, threshold
 from detectors.unit_cost_model import FEATURES, learn, new_model, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
@@ -44,8 +45,8 @@ class UnitCostState:
     """First minute of the first of them."""
     drift_nanos: int = 0
     """What they cost beyond what their calls usually cost."""
-    model: Any = field(default_factory=new_model)
-    """River's ``QuantileFilter`` around ``UnitCostProfile`` (``unit_cost_model.py``)."""
+    model: QuantileFilter = field(default_factory=new_model)
+    """A River ``QuantileFilter`` around ``UnitCostProfile`` (``unit_cost_model.py``)."""
 
 
 class UnitCostDetector:
@@ -130,7 +131,7 @@ class UnitCostDetector:
         profile = profile_of(state.model)
         if profile.learned < cfg.warmup_windows:
             return []
-        spreads = max(cfg.z, quantile_threshold(state.model))
+        spreads = max(cfg.z, threshold(state.model))
         return profile.drifted(values, math.log(cfg.ratio), spreads)
 
     def _finding(

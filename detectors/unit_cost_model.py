@@ -9,9 +9,9 @@ baseline for a day). ``score_one`` is the largest one-sided standardised excess 
 feature over its mean (capped at ``SCORE_CAP``); ``drifted`` names the features above a
 threshold.
 
-River's ``QuantileFilter`` around it keeps the ``THRESHOLD_Q`` quantile of the scores of
-windows that did not drift: the series' own threshold where its unit costs are more
-erratic than the configured ``z`` allows for.
+A River ``QuantileFilter`` (``quantile_filter.py``) around it keeps the ``THRESHOLD_Q``
+quantile of the scores of windows that did not drift: the series' own threshold where
+its unit costs are more erratic than the configured ``z`` allows for.
 
 River's ``HalfSpaceTrees`` was measured in this role at about 170 KB and 190 µs per series
 and window, against a few hundred bytes and microseconds here.
@@ -35,8 +35,9 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-from river import anomaly
 from river.base import AnomalyDetector
+
+from detectors.quantile_filter import QuantileFilter
 
 FEATURES = ("cost_per_call", "input_tokens_per_call", "output_input_ratio")
 THRESHOLD_Q = 0.99
@@ -94,17 +95,18 @@ class UnitCostProfile(AnomalyDetector):
         self.learned += 1
 
 
-def new_model() -> Any:
-    """A ``UnitCostProfile`` in River's ``QuantileFilter`` (held as ``Any``: River is
-    untyped). Protection is the detector's: drifting windows are not learned at all."""
-    return anomaly.QuantileFilter(UnitCostProfile(), q=THRESHOLD_Q, protect_anomaly_detector=False)
+def new_model() -> QuantileFilter:
+    """A ``UnitCostProfile`` in a River ``QuantileFilter``. Protection is the
+    detector's: drifting windows are not learned at all."""
+    return QuantileFilter(UnitCostProfile(), q=THRESHOLD_Q, protect_anomaly_detector=False)
 
 
-def profile_of(model: Any) -> UnitCostProfile:
-    found: UnitCostProfile = model.anomaly_detector
+def profile_of(model: QuantileFilter) -> UnitCostProfile:
+    found = model.anomaly_detector
+    assert isinstance(found, UnitCostProfile)
     return found
 
 
-def learn(model: Any, x: dict[Hashable, Any], half_life: float) -> None:
+def learn(model: QuantileFilter, x: dict[Hashable, Any], half_life: float) -> None:
     """Learn a window that did not drift: its score joins the quantile."""
     model.learn_one(x, half_life=half_life)

@@ -7,15 +7,14 @@ import math
 from decimal import Decimal
 
 import pytest
-from river import stats
 
-from detectors.base import quantile_threshold
 from detectors.budget import BudgetDetector, month_bounds
 from detectors.config import DetectorsConfig
 from detectors.policy import PolicyDetector
+from detectors.quantile_filter import threshold
 from detectors.static import StaticThresholdDetector
 from detectors.unit_cost import UnitCostDetector
-from detectors.unit_cost_model import FEATURES, THRESHOLD_Q, profile_of
+from detectors.unit_cost_model import FEATURES, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
 
@@ -93,7 +92,7 @@ def test_a_series_with_erratic_unit_costs_is_held_to_its_own_threshold() -> None
     state = detector.new_state(APP, MONDAY)
     assert [f for b in buckets for f in detector.observe(state, b)] == []
     profile = profile_of(state.model)
-    held_to = quantile_threshold(state.model)
+    held_to = threshold(state.model)
     assert held_to > cfg.z
     spread = math.sqrt(profile.moments[1])
     excess = max(math.log(cfg.ratio) * 1.01, (cfg.z + held_to) / 2 * spread)
@@ -102,7 +101,7 @@ def test_a_series_with_erratic_unit_costs_is_held_to_its_own_threshold() -> None
     window["cost_per_call"] += excess
 
     plain = copy.deepcopy(state)
-    plain.model.quantile = stats.Quantile(THRESHOLD_Q)
+    plain.model.reset_quantile()
     assert detector._drifted(plain, cfg, window) == ["cost_per_call"]
     assert detector._drifted(state, cfg, window) == []
 

@@ -8,11 +8,10 @@ import random
 from datetime import timedelta
 
 import pytest
-from river import stats
 
-from detectors.base import quantile_threshold
 from detectors.config import DetectorsConfig
-from detectors.seasonal import THRESHOLD_Q, scorer
+from detectors.quantile_filter import threshold
+from detectors.seasonal import scorer
 from detectors.spike import SpikeDetector
 from schemas.findings import Finding, Scope, SeriesBucket
 from tests.unit.detectors.conftest import MONDAY, rhythm_buckets
@@ -221,7 +220,7 @@ def test_a_series_with_erratic_normal_minutes_is_held_to_its_own_threshold() -> 
     minute = MONDAY + 2 * 1440
     expected = detector.expected(state, cfg, minute)
     spread = math.sqrt(scorer(state.model).var)
-    held_to = quantile_threshold(state.model)
+    held_to = threshold(state.model)
     assert held_to > cfg.z
     cost = 3 * expected + (held_to * spread - 2 * expected) / 2  # past 3x, under held_to
     excess = cost - expected
@@ -230,6 +229,6 @@ def test_a_series_with_erratic_normal_minutes_is_held_to_its_own_threshold() -> 
     spike = SeriesBucket(SCOPE, minute, 1, round(cost), 10)
 
     plain = copy.deepcopy(state)
-    plain.model.quantile = stats.Quantile(THRESHOLD_Q)
+    plain.model.reset_quantile()
     assert [f.detector for f in detector.observe(plain, spike)] == ["spend_spike"]
     assert detector.observe(state, spike) == []
