@@ -60,6 +60,30 @@ class QuantileFilter(AnomalyFilter):
         self.quantile = None
 
 
+MAX_RAISE = 1.5
+"""How far a series' own threshold may raise a configured one (times)."""
+
+
 def threshold(model: QuantileFilter) -> float:
     """The quantile the filter keeps of its series' scores (0 before any)."""
     return 0.0 if model.quantile is None else float(model.quantile.get())
+
+
+def spreads(configured: float, model: QuantileFilter) -> float:
+    """The threshold a series is held to: the configured one, or the filter's quantile
+    where that is higher, up to ``MAX_RAISE`` times the configured one: a bound on how far
+    a series' history can silence it.
+
+    >>> from river.base import AnomalyDetector
+    >>> class Identity(AnomalyDetector):
+    ...     def learn_one(self, x): pass
+    ...     def score_one(self, x): return x["v"]
+    >>> f = QuantileFilter(Identity(), q=0.5)
+    >>> spreads(6.0, f)
+    6.0
+    >>> f.learn_one({"v": 7.0}); spreads(6.0, f)
+    7.0
+    >>> f.learn_one({"v": 20.0}); f.learn_one({"v": 20.0}); spreads(6.0, f)
+    9.0
+    """
+    return max(configured, min(threshold(model), MAX_RAISE * configured))

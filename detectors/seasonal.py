@@ -10,7 +10,8 @@ A River ``QuantileFilter`` (``quantile_filter.py``) around it keeps the ``THRESH
 quantile of the scores of the minutes no spike was reported on (River's P² estimator):
 the series' own robust threshold. A series whose unreported minutes often score high
 (rises of almost the ``ratio`` or almost the dollar floor) is held to that threshold where
-it is above the configured ``z``; a steady one keeps ``z``. Reported minutes stay out, so
+it is above the configured ``z`` (up to 1.5 times ``z``: ``quantile_filter.spreads``); a
+steady one keeps ``z``. Reported minutes stay out, so
 an incident never raises the bar for the next one, and the cap bounds how far an erratic
 series can raise it.
 

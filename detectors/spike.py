@@ -7,7 +7,8 @@ the noise is the exponentially weighted variance around the level. A window of t
 1, 3, 5, 10 or 30 minutes is a spike when its spend exceeds ``ratio`` times the
 expectation, by at least ``min_impact_usd`` (so tiny keys never page), and by more
 standard deviations than the series' threshold: ``z``, or the filter's quantile of the
-scores of the series' unreported minutes where that is higher. One-sided: drops are ignored.
+scores of the series' unreported minutes where that is higher, up to 1.5 times ``z``.
+One-sided: drops are ignored.
 Spike minutes (by ratio and ``z`` spreads, even below the dollar floor) are learned at
 ``protect_weight`` of the usual rate, so an incident does not become the new baseline,
 not even while it grows towards being worth reporting; reported minutes are kept out of
@@ -29,7 +30,7 @@ from typing import Any
 from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, SpikeConfig, nanos
 from detectors.creep import CreepState, creep_finding, push
-from detectors.quantile_filter import QuantileFilter, threshold
+from detectors.quantile_filter import QuantileFilter, spreads
 from detectors.seasonal import learn, new_model, scorer
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
@@ -122,7 +123,7 @@ class SpikeDetector:
         best: tuple[float, int, int, float] | None = None
         observed = bucket.cost_nanos
         still = bucket.cost_nanos >= cfg.still_ratio * expected * width
-        spreads = max(cfg.z, threshold(state.model))
+        held_to = spreads(cfg.z, state.model)
         var = scorer(state.model).var
         taken = 1
         for window in cfg.windows_minutes:
@@ -137,7 +138,7 @@ class SpikeDetector:
             excess = observed - exp_w
             if (
                 observed > cfg.ratio * exp_w
-                and excess > spreads * math.sqrt(var * minutes)
+                and excess > held_to * math.sqrt(var * minutes)
                 and excess >= min_impact
                 and (best is None or excess > best[0])
             ):

@@ -7,8 +7,8 @@ tokens per call and log output/input ratio) to the series' model: River's
 ``QuantileFilter`` around a River anomaly detector, ``UnitCostProfile``
 (``unit_cost_model.py``). A window with a feature above its mean by a factor of ``ratio``
 and by more standard deviations than the series' threshold (``z``, or the filter's
-quantile of the series' normal scores where that is higher) drifts: prompt bloat or a
-switch to a pricier model at constant call volume. Drift is reported once
+quantile of the series' normal scores where that is higher, up to 1.5 times) drifts:
+prompt bloat or a switch to a pricier model at constant call volume. Drift is reported once
 ``confirm_windows`` windows in a row drift (one window of a few huge calls is not drift)
 and what those windows cost beyond what their calls usually cost adds up to
 ``min_impact_usd``: the dollar floor is judged on the drift so far, not on one window,
@@ -26,7 +26,7 @@ from typing import Any
 
 from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, UnitCostConfig, nanos
-from detectors.quantile_filter import QuantileFilter, threshold
+from detectors.quantile_filter import QuantileFilter, spreads
 from detectors.unit_cost_model import FEATURES, learn, new_model, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
@@ -131,8 +131,7 @@ class UnitCostDetector:
         profile = profile_of(state.model)
         if profile.learned < cfg.warmup_windows:
             return []
-        spreads = max(cfg.z, threshold(state.model))
-        return profile.drifted(values, math.log(cfg.ratio), spreads)
+        return profile.drifted(values, math.log(cfg.ratio), spreads(cfg.z, state.model))
 
     def _finding(
         self,

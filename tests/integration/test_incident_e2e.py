@@ -89,7 +89,10 @@ async def wait_for_page(
         await rig.pagerduty.wait_until(condition, PAGE_WITHIN_S)
     except TimeoutError:
         raised = await outbox_alerts(rig.bootstrap, rig.topics)
-        states = sorted(f"{a.scope.name} {a.state.value} v{a.version}" for a in raised.values())
+        states = sorted(
+            f"{a.scope.name} {a.state.value} v{a.version} {a.severity.value} {a.summary}"
+            for a in raised.values()
+        )
         counted = {s: worker.get(f"/v1/series/{s}?window=all") for s in (series, "org=all")}
         pytest.fail(
             f"no page within {PAGE_WITHIN_S}s; outbox: {states}; counted: {counted}; "

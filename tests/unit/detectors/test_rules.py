@@ -11,7 +11,7 @@ import pytest
 from detectors.budget import BudgetDetector, month_bounds
 from detectors.config import DetectorsConfig
 from detectors.policy import PolicyDetector
-from detectors.quantile_filter import threshold
+from detectors.quantile_filter import spreads
 from detectors.static import StaticThresholdDetector
 from detectors.unit_cost import UnitCostDetector
 from detectors.unit_cost_model import FEATURES, profile_of
@@ -92,7 +92,7 @@ def test_a_series_with_erratic_unit_costs_is_held_to_its_own_threshold() -> None
     state = detector.new_state(APP, MONDAY)
     assert [f for b in buckets for f in detector.observe(state, b)] == []
     profile = profile_of(state.model)
-    held_to = threshold(state.model)
+    held_to = spreads(cfg.z, state.model)
     assert held_to > cfg.z
     spread = math.sqrt(profile.moments[1])
     excess = max(math.log(cfg.ratio) * 1.01, (cfg.z + held_to) / 2 * spread)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from detectors.config import DetectorsConfig
-from detectors.quantile_filter import threshold
+from detectors.quantile_filter import spreads
 from detectors.seasonal import scorer
 from detectors.spike import SpikeDetector
 from schemas.findings import Finding, Scope, SeriesBucket
@@ -220,7 +220,7 @@ def test_a_series_with_erratic_normal_minutes_is_held_to_its_own_threshold() -> 
     minute = MONDAY + 2 * 1440
     expected = detector.expected(state, cfg, minute)
     spread = math.sqrt(scorer(state.model).var)
-    held_to = threshold(state.model)
+    held_to = spreads(cfg.z, state.model)
     assert held_to > cfg.z
     cost = 3 * expected + (held_to * spread - 2 * expected) / 2  # past 3x, under held_to
     excess = cost - expected
