@@ -11,13 +11,12 @@ quantile of the scores of the minutes no spike was reported on (River's P² esti
 the series' own robust threshold. A series whose unreported minutes often score high
 (rises of almost the ``ratio`` or almost the dollar floor) is held to that threshold where
 it is above the configured ``z`` (up to 1.5 times ``z``: ``quantile_filter.spreads``); a
-steady one keeps ``z``. Reported minutes stay out, so
-an incident never raises the bar for the next one, and the cap bounds how far an erratic
-series can raise it.
+steady one keeps ``z``. Reported minutes stay out, so an incident never raises the bar
+for the next one.
 
 >>> model = new_model()
 >>> for minute in range(120):
-...     learn(model, {"minute": minute, "spend": 100.0 + minute % 3}, 0.1, 0.3)
+...     model.learn_one({"minute": minute, "spend": 100.0 + minute % 3}, alpha=0.1)
 >>> round(model.anomaly_detector.expect(120))
 101
 >>> model.anomaly_detector.score_one({"minute": 120, "spend": 50.0})  # one-sided
@@ -37,6 +36,7 @@ from typing import Any
 
 from river.base import AnomalyDetector
 
+from detectors.config import SpikeConfig
 from detectors.profile import TimeOfDayProfile
 from detectors.quantile_filter import QuantileFilter
 
@@ -45,10 +45,11 @@ THRESHOLD_Q = 0.999
 minute and a half a day above it)."""
 SCORE_CAP = 24.0
 PROFILE_GROWTH = 3.0
-ALPHA = 1.0 - 0.5 ** (1 / 45)
-"""Learning rate of the level per minute by default (the spike detector's: a half-life of
-45 minutes, higher while history is short, lower while anomalous)."""
-DAY_WEIGHT = 0.3
+_DEFAULTS = SpikeConfig()
+ALPHA = 1.0 - 0.5 ** (1 / _DEFAULTS.level_half_life_minutes)
+"""Learning rate of the level per minute by default (the spike detector sets its own:
+higher while history is short, lower while anomalous)."""
+DAY_WEIGHT = _DEFAULTS.profile_day_weight
 
 
 class SeasonalSpend(AnomalyDetector):
@@ -103,8 +104,3 @@ def scorer(model: QuantileFilter) -> SeasonalSpend:
     found = model.anomaly_detector
     assert isinstance(found, SeasonalSpend)
     return found
-
-
-def learn(model: QuantileFilter, x: dict[Hashable, Any], alpha: float, day_weight: float) -> None:
-    """Learn a minute through the filter: its score joins the quantile."""
-    model.learn_one(x, alpha=alpha, day_weight=day_weight)

@@ -12,9 +12,8 @@ One-sided: drops are ignored.
 Spike minutes (by ratio and ``z`` spreads, even below the dollar floor) are learned at
 ``protect_weight`` of the usual rate, so an incident does not become the new baseline,
 not even while it grows towards being worth reporting; reported minutes are kept out of
-the quantile. The
-open bucket is evaluated too (with its spend so far), which catches large spikes before
-the minute closes.
+the quantile. The open bucket is evaluated too (with its spend so far), which catches
+large spikes before the minute closes.
 
 Creep, the slow version, is in ``creep.py``.
 """
@@ -31,7 +30,7 @@ from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, SpikeConfig, nanos
 from detectors.creep import CreepState, creep_finding, push
 from detectors.quantile_filter import QuantileFilter, spreads
-from detectors.seasonal import learn, new_model, scorer
+from detectors.seasonal import SeasonalSpend, new_model, scorer
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
 RECENT = 32
@@ -192,10 +191,11 @@ class SpikeDetector:
         }
         if anomalous:
             alpha *= cfg.protect_weight
+        # through the filter (its score joins the quantile) unless reported or warming up
+        learner: QuantileFilter | SeasonalSpend = state.model
         if reported or state.history < cfg.warmup_minutes:
-            scorer(state.model).learn_one(x, alpha=alpha, day_weight=cfg.profile_day_weight)
-        else:
-            learn(state.model, x, alpha, cfg.profile_day_weight)
+            learner = scorer(state.model)
+        learner.learn_one(x, alpha=alpha, day_weight=cfg.profile_day_weight)
         self._remember(state, bucket.cost_nanos)
         state.last = bucket.start_minute
         state.history += width

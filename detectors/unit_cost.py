@@ -27,7 +27,7 @@ from typing import Any
 from detectors.base import PerScope, finding, usd
 from detectors.config import DetectorsConfig, UnitCostConfig, nanos
 from detectors.quantile_filter import QuantileFilter, spreads
-from detectors.unit_cost_model import FEATURES, learn, new_model, profile_of
+from detectors.unit_cost_model import FEATURES, new_model, profile_of
 from schemas.findings import Finding, Scope, SeriesBucket, Severity
 
 ADOPT_AFTER = 72
@@ -94,17 +94,11 @@ class UnitCostDetector:
         cost, calls, inp, outp = state.sums
         if calls < cfg.min_calls or cost <= 0:
             return length + bucket.width_minutes > cfg.max_window_minutes
-        values: dict[Hashable, Any] = dict(
-            zip(
-                FEATURES,
-                (
-                    math.log(cost / calls),
-                    math.log((inp + 1) / calls),
-                    math.log((outp + 1) / (inp + 1)),
-                ),
-                strict=True,
-            )
-        )
+        values: dict[Hashable, Any] = {
+            "cost_per_call": math.log(cost / calls),
+            "input_tokens_per_call": math.log((inp + 1) / calls),
+            "output_input_ratio": math.log((outp + 1) / (inp + 1)),
+        }
         drifted = self._drifted(state, cfg, values)
         if drifted and state.drifting < ADOPT_AFTER:
             if state.drifting == 0:
@@ -118,7 +112,7 @@ class UnitCostDetector:
             return True
         if not drifted:
             state.drifting = 0
-            learn(state.model, values, cfg.half_life_windows)
+            state.model.learn_one(values, half_life=cfg.half_life_windows)  # joins the quantile
         else:  # adopted as the new normal, not as a normal score
             profile_of(state.model).learn_one(values, half_life=cfg.half_life_windows)
         return True

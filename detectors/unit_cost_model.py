@@ -18,8 +18,8 @@ and window, against a few hundred bytes and microseconds here.
 
 >>> model = new_model()
 >>> for i in range(20):
-...     learn(model, {"cost_per_call": 1.0 + i % 2 / 10, "input_tokens_per_call": 6.0,
-...                   "output_input_ratio": -1.0}, half_life=288)
+...     model.learn_one({"cost_per_call": 1.0 + i % 2 / 10, "input_tokens_per_call": 6.0,
+...                      "output_input_ratio": -1.0})
 >>> profile = model.anomaly_detector
 >>> profile.score_one({"cost_per_call": 0.5, "input_tokens_per_call": 6.0,
 ...                    "output_input_ratio": -1.0})
@@ -37,13 +37,14 @@ from typing import Any
 
 from river.base import AnomalyDetector
 
+from detectors.config import UnitCostConfig
 from detectors.quantile_filter import QuantileFilter
 
 FEATURES = ("cost_per_call", "input_tokens_per_call", "output_input_ratio")
 THRESHOLD_Q = 0.99
 """Windows are five minutes or longer: a lower quantile than the spike model's."""
 SCORE_CAP = 16.0
-HALF_LIFE = 288.0
+HALF_LIFE = UnitCostConfig().half_life_windows
 """Windows over which a learned mean halves its weight, by default (the detector's)."""
 
 
@@ -105,8 +106,3 @@ def profile_of(model: QuantileFilter) -> UnitCostProfile:
     found = model.anomaly_detector
     assert isinstance(found, UnitCostProfile)
     return found
-
-
-def learn(model: QuantileFilter, x: dict[Hashable, Any], half_life: float) -> None:
-    """Learn a window that did not drift: its score joins the quantile."""
-    model.learn_one(x, half_life=half_life)
