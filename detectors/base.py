@@ -23,18 +23,28 @@ T = TypeVar("T")
 
 
 class PerScope(Generic[T]):
-    """Per-series settings (defaults with that series' overrides), built once and cached."""
+    """Per-series settings (defaults with that series' overrides), built once and cached.
 
-    def __init__(self, build: Callable[[Scope], T], limit: int = 100_000) -> None:
-        self._build, self._limit = build, limit
+    Cached under ``key(scope)``: the series name where it has overrides of its own, else
+    its dimension, so a hundred thousand keys without overrides share one entry.
+    """
+
+    def __init__(
+        self,
+        build: Callable[[Scope], T],
+        key: Callable[[Scope], str] = lambda scope: scope.name,
+        limit: int = 100_000,
+    ) -> None:
+        self._build, self._key, self._limit = build, key, limit
         self._cache: dict[str, T] = {}
 
     def __call__(self, scope: Scope) -> T:
-        found = self._cache.get(scope.name)
+        key = self._key(scope)
+        found = self._cache.get(key)
         if found is None:
             if len(self._cache) >= self._limit:
                 self._cache.clear()
-            found = self._cache[scope.name] = self._build(scope)
+            found = self._cache[key] = self._build(scope)
         return found
 
 

@@ -244,6 +244,11 @@ class DetectorsConfig(BaseModel):
     def unit_cost_for(self, scope: Scope) -> UnitCostConfig:
         return _patched(self.unit_cost, self._patches(scope, "unit_cost"))
 
+    def settings_key(self, scope: Scope) -> str:
+        """What a series' spike and unit-cost settings depend on: its name where it has
+        overrides of its own, else only its dimension."""
+        return scope.name if scope.name in self.overrides else scope.dimension
+
     def budget_nanos(self, scope: Scope) -> Nanos | None:
         amount = self.budgets.get(scope.name)
         return None if amount is None else nanos(amount)

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -31,7 +30,10 @@ class PolicyState:
     last: int = -1
     first_spend: int = -1
     new_spend: int = 0
-    recent: deque[tuple[int, int]] = field(default_factory=deque)
+    recent: list[tuple[int, int]] = field(default_factory=list)
+    """(minute, cost) of the last hour's closed buckets, oldest first; only the
+    unattributed team keeps any (a list: every key series has a policy state, and an
+    empty deque takes 600 bytes; states stored with a deque work the same)."""
 
 
 class PolicyDetector:
@@ -133,7 +135,7 @@ class PolicyDetector:
         end = bucket.start_minute + bucket.width_minutes
         recent = state.recent
         while recent and recent[0][0] < end - 60:
-            recent.popleft()
+            recent.pop(0)
         spent = bucket.cost_nanos + sum(c for _, c in recent)
         if bucket.closed:
             recent.append((bucket.start_minute, bucket.cost_nanos))

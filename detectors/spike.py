@@ -74,7 +74,7 @@ class SpikeDetector:
 
     def __init__(self, config: DetectorsConfig) -> None:
         self.config = config
-        self.settings = PerScope(config.spike_for)
+        self.settings = PerScope(config.spike_for, config.settings_key)
 
     def applies_to(self, scope: Scope) -> bool:
         cfg = self.settings(scope)

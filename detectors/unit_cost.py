@@ -56,7 +56,7 @@ class UnitCostDetector:
 
     def __init__(self, config: DetectorsConfig) -> None:
         self.config = config
-        self.settings = PerScope(config.unit_cost_for)
+        self.settings = PerScope(config.unit_cost_for, config.settings_key)
 
     def applies_to(self, scope: Scope) -> bool:
         cfg = self.settings(scope)

@@ -36,6 +36,12 @@ from streams.stored_acks import AckWhenStored
 
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
+DIRTY_SHARE = 10
+"""A partition flushes once its changed states reach this fraction of the cache size:
+a backlog over many series (a recovery, a burst across every key) would otherwise hold
+every changed state in memory until the flush interval, far past the cache's limit
+(34,000 states against a limit of 5,000 at 100,000 keys), and the allocator keeps that
+peak after it is freed."""
 SCAN_YIELD_EVERY = 200
 """Series decoded between two turns of the event loop in a read across a dimension."""
 TICK = b'{"tick":1}'
@@ -73,9 +79,13 @@ class SeriesStage:
             for each in [*earlier, event]:
                 buffer = self.apply(each)
                 due = time.monotonic() - buffer.since >= self.settings.flush_interval_s
-                if due or len(buffer.pending) >= MAX_PENDING:
+                if due or self._full(buffer):
                     await self.flush(each.message.partition, acks)
             yield None
+
+    def _full(self, buffer: _PartitionBuffer) -> bool:
+        max_dirty = max(1, self.settings.max_cached_series // DIRTY_SHARE)
+        return len(buffer.pending) >= MAX_PENDING or len(buffer.dirty) >= max_dirty
 
     async def tick(self) -> None:
         """Timer: nudge quiet partitions that hold unflushed records."""

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from detectors.base import PerScope
 from detectors.budget import BudgetDetector, month_bounds
 from detectors.config import DetectorsConfig
 from detectors.policy import PolicyDetector
@@ -257,3 +258,15 @@ def test_overrides_apply_per_series_and_per_dimension() -> None:
     assert config.spike_for(Scope.parse("team=search")).min_impact_usd == Decimal("2")
     assert config.spike_for(Scope.parse("app=x")).ratio == 3.0
     assert DetectorsConfig.model_validate({}) == DetectorsConfig()
+
+
+def test_settings_are_cached_per_dimension_unless_a_series_has_its_own() -> None:
+    config = DetectorsConfig.model_validate(
+        {"overrides": {"team": {"spike": {"ratio": 4}}, "team=research": {"spike": {"ratio": 6}}}}
+    )
+    settings = PerScope(config.spike_for, config.settings_key)
+    teams = [settings(Scope.parse(f"team=t-{i}")) for i in range(1_000)]
+    assert {cfg.ratio for cfg in teams} == {4}
+    assert settings(Scope.parse("team=research")).ratio == 6
+    assert settings(Scope.parse("api_key_id=k-1")).ratio == 3.0
+    assert len(settings._cache) == 3
