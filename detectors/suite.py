@@ -36,10 +36,14 @@ from detectors.policy import PolicyDetector
 from detectors.spike import SpikeDetector
 from detectors.static import StaticThresholdDetector
 from detectors.unit_cost import UnitCostDetector
-from schemas.findings import Finding, Scope, SeriesBucket
+from schemas.findings import Finding, Scope, SeriesBucket, scope_named
 
 FORMAT = 2
 """Version of ``dumps``' bytes. 2: the spike and unit-cost models are River filters."""
+
+
+PLANS_CACHED = 20_000
+"""Series whose detector plan is kept (working it out again takes a few microseconds)."""
 
 
 class StaleState(ValueError):
@@ -77,14 +81,17 @@ class DetectorSuite:
             self.policy,
         )
         self._plans: dict[str, tuple[Detector, ...]] = {}
+        self._shapes: dict[tuple[Detector, ...], tuple[Detector, ...]] = {}
+        """Each distinct plan once, shared by every series it applies to."""
         self.open_floor_nanos = _open_floor(self.config)
         """No detector reports on an open bucket that has cost less than this so far."""
 
     def detectors_for(self, scope: Scope) -> tuple[Detector, ...]:
         plan = self._plans.get(scope.name)
         if plan is None:
-            plan = tuple(d for d in self.detectors if d.applies_to(scope))
-            if len(self._plans) > 200_000:
+            found = tuple(d for d in self.detectors if d.applies_to(scope))
+            plan = self._shapes.setdefault(found, found)
+            if len(self._plans) >= PLANS_CACHED:
                 self._plans.clear()
             self._plans[scope.name] = plan
         return plan
@@ -132,6 +139,7 @@ class DetectorSuite:
             raise StaleState(f"detector state of format {version}; now {FORMAT}")
         if version != FORMAT or not isinstance(state, SeriesDetectorsState):
             raise ValueError(f"detector state of format {version!r}; expected {FORMAT}")
+        state.scope = scope_named(state.scope.name)  # not a copy per state read back
         return state
 
 

@@ -33,6 +33,7 @@ from streams.key_owners import KeyOwnerMap
 from streams.memory_trim import TRIM_EVERY_S, MemoryTrim
 from streams.metrics import WorkerMetrics
 from streams.progress_log import ProgressLog
+from streams.rocksdb_memory import options_for, store_url
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
 from streams.stored_acks import ChangelogTable, CommitTrackingTables
@@ -66,22 +67,6 @@ def _raw_topic(
     )
 
 
-def rocksdb_options(settings: WorkerSettings) -> dict[str, int]:
-    """Bounded RocksDB memory per table partition (each is its own database).
-
-    Faust's defaults (a 64 MiB memtable, up to 3 of them, and a 2 GiB block cache per
-    database) let a worker's memory grow for hours as memtables fill: at a steady 2,000
-    events/s about 20 MiB a minute, with a few dozen databases before the first flush.
-    """
-    mib = 1024 * 1024
-    return {
-        "write_buffer_size": settings.rocksdb_write_buffer_mib * mib,
-        "max_write_buffer_number": 2,
-        "block_cache_size": settings.rocksdb_block_cache_mib * mib,
-        "block_cache_compressed_size": settings.rocksdb_block_cache_mib * mib,
-    }
-
-
 def _raw_table(app: faust.App, name: str, partitions: int, settings: WorkerSettings) -> Any:
     """A table of bytes to bytes: keys hash like the producer's (murmur2 of the bytes)."""
     return app.Table(
@@ -90,7 +75,7 @@ def _raw_table(app: faust.App, name: str, partitions: int, settings: WorkerSetti
         partitions=partitions,
         key_type=bytes,
         value_type=bytes,
-        options=rocksdb_options(settings),
+        options=options_for(settings.rocksdb_block_cache_mib, settings.rocksdb_write_buffer_mib),
     )
 
 
@@ -109,7 +94,7 @@ def create_app(
     app = faust.App(
         settings.app_id,
         broker=settings.broker_url,
-        store=settings.store,
+        store=store_url(settings.store),
         datadir=str(settings.data_dir),
         web_host=settings.web_host,
         web_port=settings.web_port,

@@ -54,8 +54,8 @@ class StorageConfig(_Section):
 
     data_dir: Path = Path("./.spendwatch-data")
     store: Literal["rocksdb://", "memory://"] = "rocksdb://"
-    rocksdb_write_buffer_mib: int = Field(4, ge=1, le=1024)
-    rocksdb_block_cache_mib: int = Field(8, ge=1, le=8192)
+    rocksdb_write_buffer_mib: int = Field(32, ge=1, le=8192)
+    rocksdb_block_cache_mib: int = Field(32, ge=1, le=65536)
 
 
 class AggregationConfig(_Section):

@@ -10,9 +10,8 @@ build ``SeriesBucket`` values here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 
-from schemas.findings import Scope, SeriesBucket
+from schemas.findings import SeriesBucket, scope_named
 from streams.rollup import (
     CACHE_READ,
     CACHE_WRITE,
@@ -32,16 +31,6 @@ ATTRIBUTION_PREFIX = "attribution="
 """The FinOps attribution series are not watched by detectors."""
 
 
-SCOPES_CACHED = 16_384
-"""Parsed scopes kept for the busiest series (a parse validates, about 1 µs); not one per
-series ever seen, which at 100,000 keys held 60 MB of scopes nobody needed."""
-
-
-@lru_cache(maxsize=SCOPES_CACHED)
-def scope_of(name: str) -> Scope:
-    return Scope.parse(name)
-
-
 def bucket_of(
     name: str,
     start_minute: int,
@@ -52,7 +41,7 @@ def bucket_of(
 ) -> SeriesBucket:
     """The detectors' view of one series' bucket from its metric sums (``rollup.METRICS``)."""
     return SeriesBucket(
-        scope=scope_of(name),
+        scope=scope_named(name),
         start_minute=start_minute,
         width_minutes=width_minutes,
         cost_nanos=sums[COST],

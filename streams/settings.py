@@ -28,10 +28,16 @@ class WorkerSettings(BaseSettings):
     )
     store: str = Field("rocksdb://", description="Faust table store: rocksdb:// or memory://")
     rocksdb_write_buffer_mib: int = Field(
-        4, ge=1, le=1024, description="RocksDB memtable size per table partition, in MiB"
+        32,
+        ge=1,
+        le=8192,
+        description="RocksDB memtables of all the worker's table partitions together, in MiB",
     )
     rocksdb_block_cache_mib: int = Field(
-        8, ge=1, le=8192, description="RocksDB block cache per table partition, in MiB"
+        32,
+        ge=1,
+        le=65536,
+        description="RocksDB block cache shared by all the worker's table partitions, in MiB",
     )
     web_host: str = Field(
         "127.0.0.1", description="Name other workers use to reach this worker's HTTP API"

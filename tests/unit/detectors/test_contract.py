@@ -141,6 +141,16 @@ def test_suite_round_trips_and_reports_bytes_per_series() -> None:
     assert 0 < len(raw) < 20_000
 
 
+def test_states_read_back_share_their_series_scope_and_plan() -> None:
+    suite = DetectorSuite(CONFIG, origin_minute=MONDAY)
+    raw = suite.dumps(suite.new_state(Scope.parse("api_key_id=k-1"), MONDAY))
+    first, second = suite.loads(raw), suite.loads(raw)
+    assert first.scope is second.scope
+    assert first.scope == Scope.parse("api_key_id=k-1")
+    plans = [suite.detectors_for(Scope.parse(f"api_key_id=k-{i}")) for i in range(100)]
+    assert all(plan is plans[0] for plan in plans)
+
+
 def test_suite_rejects_a_bucket_of_another_series() -> None:
     suite = DetectorSuite(CONFIG)
     state = suite.new_state(SCOPE, MONDAY)
