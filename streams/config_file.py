@@ -66,7 +66,7 @@ class AggregationConfig(_Section):
     lateness_minutes: int = Field(10, ge=0, le=24 * 60)
     dedup_window_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     flush_interval_s: float = Field(1.0, gt=0, le=60)
-    max_cached_series: int = Field(50_000, ge=100)
+    max_cached_series: int = Field(20_000, ge=100)
 
     @field_validator("dimensions")
     @classmethod

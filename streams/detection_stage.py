@@ -36,9 +36,9 @@ from schemas.findings import (
     Alert,
     AlertState,
     Finding,
-    Scope,
     SeriesBucket,
     minute_to_datetime,
+    scope_named,
 )
 from streams.close_schedule import NEVER, CloseSchedule
 from streams.contributors import bucket_of, span_contributors
@@ -148,7 +148,7 @@ class DetectionStage:
                 watch = self._loads(name, raw)
             else:
                 first = min(series.minutes) if series.minutes else max(self.watermark, 0)
-                scope = Scope.parse(name)
+                scope = scope_named(name)
                 watch = SeriesWatch(self.suite.new_state(scope, first))
             self.watches[name] = watch
         return watch
@@ -278,7 +278,7 @@ class DetectionStage:
         try:
             learned = self.suite.loads(detectors)
         except StaleState:  # written by an older version: its alerts stay, models restart
-            learned = self.suite.new_state(Scope.parse(name), max(closed_through, 0))
+            learned = self.suite.new_state(scope_named(name), max(closed_through, 0))
             learned.last_minute = closed_through
         return SeriesWatch(
             detectors=learned,

@@ -65,7 +65,7 @@ class WorkerSettings(BaseSettings):
         60.0, gt=0, description="How often the worker logs what it booked (when it did)"
     )
     max_cached_series: int = Field(
-        50_000, ge=100, description="Series states kept in memory; the rest are read from disk"
+        20_000, ge=100, description="Series states kept in memory; the rest are read from disk"
     )
     gc_freeze_every_s: float = Field(
         30.0,

@@ -201,7 +201,7 @@ def test_config_check_resolve_finds_unset_variables_and_unreadable_files(
 def test_config_show_masks_and_fills_defaults() -> None:
     shown = CliRunner().invoke(app, ["config", "show", str(EXAMPLE)])
     assert shown.exit_code == 0
-    assert '"max_cached_series": 50000' in shown.output
+    assert '"max_cached_series": 20000' in shown.output
 
 
 def test_detectors_and_budgets_are_checked_by_the_detectors_model_and_merged() -> None:
