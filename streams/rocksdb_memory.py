@@ -82,6 +82,7 @@ def options_for(block_cache_mib: int, write_buffer_mib: int) -> dict[str, int]:
 
 
 def store_url(setting: str) -> str:
-    """The store Faust should open for the ``store`` setting."""
+    """The store Faust should open for the ``store`` setting (registering the shared
+    store with Faust's store registry first)."""
     faust.stores.STORES.aliases.setdefault(SCHEME, f"{__name__}:SharedMemoryStore")
     return STORE_URL if setting.startswith("rocksdb://") else setting
