@@ -37,7 +37,7 @@ from streams.stored_acks import AckWhenStored
 MAX_PENDING = 2000
 """Records held unacknowledged per partition before a flush is forced."""
 DIRTY_SHARE = 10
-"""A partition flushes once its changed states reach this fraction of the cache size:
+"""A partition flushes once its changed states reach the cache size divided by this:
 a backlog over many series (a recovery, a burst across every key) would otherwise hold
 every changed state in memory until the flush interval, far past the cache's limit
 (34,000 states against a limit of 5,000 at 100,000 keys), and the allocator keeps that
