@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import faust.stores
@@ -26,8 +27,12 @@ def test_memtables_of_all_databases_stay_within_one_budget(tmp_path: Path) -> No
     for i in range(24_000):  # 7 MiB of writes, spread over the four databases
         databases[i % 4][f"api_key_id=k-{i}".encode()] = noise.randbytes(300)
     # Each database alone may hold a 1 MiB memtable (4 MiB); the shared budget flushes
-    # the largest whenever all of them together pass 1 MiB.
-    assert 0 < memtables.get_usage() < 2.5 * MIB
+    # the largest whenever all of them together pass 1 MiB. Memtables being flushed count
+    # until their background flush is done.
+    settled = time.monotonic() + 10
+    while memtables.get_usage() >= 1.5 * MIB and time.monotonic() < settled:
+        time.sleep(0.05)
+    assert 0 < memtables.get_usage() < 1.5 * MIB
     for i in range(0, 24_000, 3):
         assert len(databases[i % 4][f"api_key_id=k-{i}".encode()]) == 300
     assert 0 < cache.get_usage() <= 2 * MIB + MIB // 4
