@@ -30,10 +30,7 @@ class PerScope(Generic[T]):
     """
 
     def __init__(
-        self,
-        build: Callable[[Scope], T],
-        key: Callable[[Scope], str] = lambda scope: scope.name,
-        limit: int = 100_000,
+        self, build: Callable[[Scope], T], key: Callable[[Scope], str], limit: int = 100_000
     ) -> None:
         self._build, self._key, self._limit = build, key, limit
         self._cache: dict[str, T] = {}

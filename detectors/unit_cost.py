@@ -94,11 +94,12 @@ class UnitCostDetector:
         cost, calls, inp, outp = state.sums
         if calls < cfg.min_calls or cost <= 0:
             return length + bucket.width_minutes > cfg.max_window_minutes
-        values: dict[Hashable, Any] = {
-            "cost_per_call": math.log(cost / calls),
-            "input_tokens_per_call": math.log((inp + 1) / calls),
-            "output_input_ratio": math.log((outp + 1) / (inp + 1)),
-        }
+        scaled = (
+            math.log(cost / calls),
+            math.log((inp + 1) / calls),
+            math.log((outp + 1) / (inp + 1)),
+        )
+        values: dict[Hashable, Any] = dict(zip(FEATURES, scaled, strict=True))
         drifted = self._drifted(state, cfg, values)
         if drifted and state.drifting < ADOPT_AFTER:
             if state.drifting == 0:

@@ -5,7 +5,9 @@ cache and memtables: with three tables over N partitions a worker's RocksDB memo
 with 3 N, about 16 MiB a database once written (96 MiB at four partitions before a single
 series was cached). Here every database draws on one block cache and one write buffer
 manager, sized by ``rocksdb_block_cache_mib`` and ``rocksdb_write_buffer_mib``: when the
-memtables of all of them together reach the budget, RocksDB flushes the largest.
+memtables of all of them together reach the budget, RocksDB flushes the largest. (Faust's
+own defaults, a 64 MiB memtable, up to 3 of them, and a 2 GiB block cache per database,
+let a worker's memory grow for hours as memtables fill.)
 
 The store is Faust's RocksDB store with these options, registered with Faust under
 ``STORE_URL``; ``store_url`` maps the setting's ``rocksdb://`` to it.
@@ -45,13 +47,7 @@ class SharedMemoryOptions(RocksDBOptions):
         cache, write_buffers = shared_memory(
             self.block_cache_size, self.extra_options["memtable_budget"]
         )
-        options = rocksdict.Options(raw_mode=True)
-        options.create_if_missing(True)
-        if self.max_open_files is not None:
-            options.set_max_open_files(self.max_open_files)
-        options.set_write_buffer_size(self.write_buffer_size)
-        options.set_max_write_buffer_number(self.max_write_buffer_number)
-        options.set_target_file_size_base(self.target_file_size_base)
+        options: rocksdict.Options = super().as_options()  # its cache is replaced below
         options.set_write_buffer_manager(write_buffers)
         table = rocksdict.BlockBasedOptions()
         table.set_bloom_filter(self.bloom_filter_size, block_based=True)
