@@ -22,6 +22,7 @@ import orjson
 
 from streams.applied_offsets import AppliedOffsets
 from streams.rollup import N_METRICS, TOP_CONTRIBUTORS, top_contributors
+from streams.series_buckets import Buckets
 
 MINUTES_KEPT = 180
 HOURS_KEPT = 24 * 8
@@ -31,6 +32,9 @@ CONTRIBUTOR_MINUTES = 30
 """Minutes for which the largest contributors of each bucket are kept (at least until the
 detectors have seen the bucket closed: see ``SeriesState.contributors_needed_from``)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STORED_FORMAT = 2
+"""Bucket levels stored as columns (``Buckets.columns``); states stored without a format
+hold them as ``[start, *sums]`` rows and are read as such."""
 
 WINDOWS = {"5m": 5, "1h": 60, "24h": 24 * 60, "7d": 7 * 24 * 60}
 """Rolling windows in minutes; ``mtd`` (calendar month to date) is read separately."""
@@ -49,35 +53,17 @@ def month_of_minute(minute: int) -> int:
     return month
 
 
-def _add(target: dict[int, list[int]], key: int, sums: list[int]) -> None:
-    current = target.get(key)
-    if current is None:
-        target[key] = list(sums)
-    else:
-        for i in range(N_METRICS):
-            current[i] += sums[i]
-
-
 def _trim(buckets: dict[int, Any], keep_from: int) -> None:
     for key in [k for k in buckets if k < keep_from]:
         del buckets[key]
 
 
-def _window_sum(buckets: dict[int, list[int]], start: int, end: int) -> list[int]:
-    total = [0] * N_METRICS
-    for key, sums in buckets.items():
-        if start <= key < end:
-            for i in range(N_METRICS):
-                total[i] += sums[i]
-    return total
-
-
-@dataclass
+@dataclass(slots=True)
 class SeriesState:
-    minutes: dict[int, list[int]] = field(default_factory=dict)
-    hours: dict[int, list[int]] = field(default_factory=dict)
-    days: dict[int, list[int]] = field(default_factory=dict)
-    months: dict[int, list[int]] = field(default_factory=dict)
+    minutes: Buckets = field(default_factory=Buckets)
+    hours: Buckets = field(default_factory=Buckets)
+    days: Buckets = field(default_factory=Buckets)
+    months: Buckets = field(default_factory=Buckets)
     units: dict[int, dict[str, Decimal]] = field(default_factory=dict)
     """Units of value per month."""
     applied: dict[int, AppliedOffsets] = field(default_factory=dict)
@@ -109,10 +95,10 @@ class SeriesState:
         if not seen.add(source_offset):
             return False
         for minute, *sums in buckets:
-            _add(self.minutes, minute, sums)
-            _add(self.hours, minute // 60, sums)
-            _add(self.days, minute // 1440, sums)
-            _add(self.months, month_of_minute(minute), sums)
+            self.minutes.add(minute, sums)
+            self.hours.add(minute // 60, sums)
+            self.days.add(minute // 1440, sums)
+            self.months.add(month_of_minute(minute), sums)
             self.newest_minute = max(self.newest_minute, minute)
         for minute, amounts in units or ():
             acc = self.units.setdefault(month_of_minute(minute), {})
@@ -134,28 +120,28 @@ class SeriesState:
         """Drop old buckets, in steps (a scan per apply would cost more than the apply)."""
         newest = self.newest_minute
         if len(self.minutes) > MINUTES_KEPT + 30:
-            _trim(self.minutes, newest - MINUTES_KEPT)
+            self.minutes.trim_before(newest - MINUTES_KEPT)
         if len(self.hours) > HOURS_KEPT + 24:
-            _trim(self.hours, newest // 60 - HOURS_KEPT)
+            self.hours.trim_before(newest // 60 - HOURS_KEPT)
         if len(self.days) > DAYS_KEPT + 31:
-            _trim(self.days, newest // 1440 - DAYS_KEPT)
+            self.days.trim_before(newest // 1440 - DAYS_KEPT)
         if len(self.contributors) > CONTRIBUTOR_MINUTES + 10:
             _trim(self.contributors, self._contributors_from())
         if len(self.months) > MONTHS_KEPT:
-            for month in sorted(self.months)[:-MONTHS_KEPT]:
-                del self.months[month]
-                self.units.pop(month, None)
+            keep_from = self.months.starts[-MONTHS_KEPT]
+            self.months.trim_before(keep_from)
+            _trim(self.units, keep_from)
 
     def window(self, name: str, now_minute: int) -> list[int]:
         """Sums over the window ending with (and including) minute ``now_minute``."""
         if name == "mtd":
-            return list(self.months.get(month_of_minute(now_minute), [0] * N_METRICS))
+            return self.months.get(month_of_minute(now_minute)) or [0] * N_METRICS
         length = WINDOWS[name]
         end = now_minute + 1
         if length <= MINUTES_KEPT:
-            return _window_sum(self.minutes, end - length, end)
+            return self.minutes.window_sum(end - length, end)
         hour_end = end // 60 + (1 if end % 60 else 0)
-        return _window_sum(self.hours, hour_end - length // 60, hour_end)
+        return self.hours.window_sum(hour_end - length // 60, hour_end)
 
     def _contributors_from(self) -> int:
         oldest = self.newest_minute - MINUTES_KEPT
@@ -176,15 +162,16 @@ class SeriesState:
 
     def total(self) -> list[int]:
         """Every bucket still kept at day level (for reconciliation)."""
-        return _window_sum(self.days, -(10**9), 10**9)
+        return self.days.window_sum(-(10**9), 10**9)
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
             {
-                "m": [[k, *v] for k, v in self.minutes.items()],
-                "h": [[k, *v] for k, v in self.hours.items()],
-                "d": [[k, *v] for k, v in self.days.items()],
-                "M": [[k, *v] for k, v in self.months.items()],
+                "v": STORED_FORMAT,
+                "m": self.minutes.columns(),
+                "h": self.hours.columns(),
+                "d": self.days.columns(),
+                "M": self.months.columns(),
                 "u": [[k, {n: str(a) for n, a in v.items()}] for k, v in self.units.items()],
                 "a": [[p, *seen.to_json()] for p, seen in self.applied.items()],
                 "n": self.newest_minute,
@@ -196,11 +183,12 @@ class SeriesState:
     @classmethod
     def from_bytes(cls, raw: bytes) -> SeriesState:
         data = orjson.loads(raw)
+        packed = Buckets.from_columns if data.get("v") == STORED_FORMAT else Buckets.from_rows
         return cls(
-            minutes={row[0]: row[1:] for row in data["m"]},
-            hours={row[0]: row[1:] for row in data["h"]},
-            days={row[0]: row[1:] for row in data["d"]},
-            months={row[0]: row[1:] for row in data["M"]},
+            minutes=packed(data["m"]),
+            hours=packed(data["h"]),
+            days=packed(data["d"]),
+            months=packed(data["M"]),
             units={k: {n: Decimal(a) for n, a in v.items()} for k, v in data["u"]},
             applied={row[0]: AppliedOffsets.from_json(row[1:]) for row in data["a"]},
             newest_minute=data["n"],

@@ -47,6 +47,8 @@ def deep_sizeof(obj: Any, seen: set[int] | None = None) -> int:
             size += deep_sizeof(item, seen)
     elif hasattr(obj, "__dict__"):
         size += deep_sizeof(vars(obj), seen)
+    elif slots := [n for c in type(obj).__mro__ for n in getattr(c, "__slots__", ())]:
+        size += sum(deep_sizeof(getattr(obj, n, None), seen) for n in slots)
     elif isinstance(obj, str | bytes | int | float | Decimal):
         pass
     return size
@@ -71,8 +73,9 @@ def series_footprint(
         assert len(sums) == N_METRICS
         state.apply(offset % source_partitions, offset, [[minute, *sums]])
     key = name
+    stored = len(key.encode()) + len(state.to_bytes())  # packs it, as a flush does
     python = deep_sizeof(state) + deep_sizeof(key) + DICT_SLOT_BYTES
-    return SeriesFootprint(python, len(key.encode()) + len(state.to_bytes()))
+    return SeriesFootprint(python, stored)
 
 
 def dedup_bytes_per_event(event_ids: Sequence[str]) -> float:
