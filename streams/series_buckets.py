@@ -41,6 +41,9 @@ from typing import Any
 from streams.rollup import N_METRICS
 
 _N = N_METRICS
+_EXACT_BELOW = 8
+"""Levels of fewer buckets grow by a copy of the exact size: ``append`` would reserve
+room for three more buckets (about 250 bytes), in every level of every young series."""
 
 
 class Buckets:
@@ -124,8 +127,12 @@ class Buckets:
         elif not starts or starts[-1] < start:
             self._packed()
             values = array("q", sums)
-            starts.append(start)
-            self._sums += values
+            if len(starts) < _EXACT_BELOW:  # a new array of the exact size
+                self.starts = starts + array("q", (start,))
+                self._sums = self._sums + values
+            else:
+                starts.append(start)
+                self._sums += values
             self._hot = list(sums)
         else:
             i = self._index(start)
