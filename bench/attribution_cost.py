@@ -20,7 +20,8 @@ from schemas.pricing import PriceBook
 from streams.fast_decode import RowDecoder
 from streams.producer import encode_batch
 from streams.rollup import ATTRIBUTION, DIMENSIONS, fan_out, partial_records, sum_rows
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 
 ROUNDS = 5
 

@@ -29,7 +29,8 @@ import orjson
 from streams.finops.forecast import fit_forecast
 from streams.finops.ledger import Ledger, day_of
 from streams.rollup import COST
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 
 START = datetime(2025, 6, 2, tzinfo=UTC)
 HORIZONS = (7, 28, 90)

@@ -25,13 +25,22 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
-from typing import Any, TypedDict, TypeGuard, Unpack
+from typing import Any, TypedDict, Unpack
 
 from genai_prices import data_snapshot, types
 
 from schemas.event import Status, UsageEvent
 from schemas.providers import normalize_provider, pricing_provider_id
+from schemas.response_fields import (
+    as_mapping,
+    camelize,
+    get_path,
+    is_number,
+    require_usage,
+    response_id,
+    response_time,
+    whole_tokens,
+)
 
 __all__ = [
     "Attribution",
@@ -107,7 +116,7 @@ def event_from_openai_chat(
     time ``created`` (epoch seconds). Pass ``provider="azure.ai.openai"`` (or another)
     for a compatible API; the response is still read as OpenAI chat.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     return _build(data, _OPENAI_CHAT, provider, model, api_key_id, event_id, timestamp, attribution)
 
 
@@ -127,7 +136,7 @@ def event_from_openai_responses(
     taken unchanged, ``cached_tokens`` becomes ``cache_read_tokens``, and
     ``usage.output_tokens`` (reasoning included) becomes ``output_tokens``.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     fmt = _OPENAI_RESPONSES
     return _build(data, fmt, provider, model, api_key_id, event_id, timestamp, attribution)
 
@@ -151,7 +160,7 @@ def event_from_anthropic(
     ``cache_creation_input_tokens`` (5-minute and 1-hour writes alike) becomes
     ``cache_write_tokens``. Messages carry no time: the event time defaults to now.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     return _build(data, _ANTHROPIC, provider, model, api_key_id, event_id, timestamp, attribution)
 
 
@@ -175,9 +184,9 @@ def event_from_gemini(
     ``responseId``, the time Vertex's ``createTime``. Snake-case dicts from the
     google-genai SDK (``usage_metadata``) are accepted too.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     if "usageMetadata" not in data and "usage_metadata" in data:
-        data = _camelize(data)
+        data = camelize(data)
     return _build(data, _GEMINI, provider, model, api_key_id, event_id, timestamp, attribution)
 
 
@@ -200,7 +209,7 @@ def event_from_bedrock_converse(
     ``ResponseMetadata.RequestId``, the time to the HTTP ``date`` header and
     ``latency_ms`` to ``metrics.latencyMs``.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     fmt = _BEDROCK_CONVERSE
     return _build(data, fmt, provider, model, api_key_id, event_id, timestamp, attribution)
 
@@ -224,7 +233,7 @@ def event_from_response(
     format is chosen by provider (anthropic, gcp.*, aws.bedrock) for ``"default"``, or by
     flavor: ``chat``, ``responses``, ``anthropic``/``messages``, ``gemini``, ``converse``.
     """
-    data = _as_mapping(response)
+    data = as_mapping(response)
     canonical = normalize_provider(provider)
     fmt = _genai_prices_format(canonical, api_flavor)
     if fmt is None and api_flavor == "default":
@@ -238,7 +247,7 @@ def event_from_response(
             f"no such extractor and spendwatch knows the flavors {known}"
         )
     if fmt[1] == "google" and "usageMetadata" not in data and "usage_metadata" in data:
-        data = _camelize(data)
+        data = camelize(data)
     return _build(data, fmt, canonical, model, api_key_id, event_id, timestamp, attribution)
 
 
@@ -270,22 +279,22 @@ def _build(
         raise TypeError(f"unexpected attribution fields: {', '.join(sorted(unknown))}")
     label, genai_provider, flavor = fmt
     extractor = _extractor(genai_provider, flavor)
-    _require_usage(data, extractor.root, label)
+    require_usage(data, extractor.root, label)
     try:
         model_ref, usage = extractor.extract(data)
-        counts = {key: _whole(key, getattr(usage, key)) for key in _TOKEN_KEYS}
+        counts = {key: whole_tokens(key, getattr(usage, key)) for key in _TOKEN_KEYS}
     except ValueError as exc:
         raise ValueError(f"{label}: unreadable usage: {exc}") from exc
     model = model or model_ref
     if not model:
         raise ValueError(f"{label} names no model (no {extractor.model_path!r}): pass model=")
     fields: dict[str, Any] = dict(attribution)
-    latency = _get(data, "metrics", "latencyMs")
-    if "latency_ms" not in fields and _is_number(latency):
+    latency = get_path(data, "metrics", "latencyMs")
+    if "latency_ms" not in fields and is_number(latency):
         fields["latency_ms"] = latency
     return UsageEvent(
-        event_id=event_id or _response_id(data) or uuid.uuid4().hex,
-        timestamp=timestamp or _response_time(data) or datetime.now(UTC),
+        event_id=event_id or response_id(data) or uuid.uuid4().hex,
+        timestamp=timestamp or response_time(data) or datetime.now(UTC),
         provider=provider,
         model=model,
         api_key_id=api_key_id,
@@ -301,95 +310,3 @@ def _genai_provider(provider_id: str) -> types.Provider:
 def _extractor(provider_id: str, flavor: str) -> types.UsageExtractor:
     found = _genai_provider(provider_id)
     return next(e for e in found.extractors or () if e.api_flavor == flavor)
-
-
-def _require_usage(data: Mapping[str, Any], root: types.ExtractPath, label: str) -> None:
-    path = [root] if isinstance(root, str) else list(root)
-    if not all(isinstance(step, str) for step in path):
-        return
-    node: Any = data
-    for depth, step in enumerate(path, start=1):
-        node = node.get(step) if isinstance(node, Mapping) else None
-        if not isinstance(node, Mapping):
-            where = ".".join(str(part) for part in path[:depth])
-            raise ValueError(
-                f"{label} has no usage: {where!r} is missing or null (a streamed response "
-                "reports usage only in its final chunk, if at all)"
-            )
-
-
-def _whole(key: str, value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float | Decimal) and value == int(value):
-        return int(value)
-    raise ValueError(f"{key} must be a whole number of tokens, got {value!r}")
-
-
-def _as_mapping(response: object) -> Mapping[str, Any]:
-    if isinstance(response, Mapping):
-        return response
-    dump = getattr(response, "model_dump", None)
-    if callable(dump):
-        try:
-            data = dump(mode="json", by_alias=True)
-        except TypeError:
-            data = dump()
-        if isinstance(data, Mapping):
-            return data
-    raise TypeError(
-        "expected a provider response as a dict or an SDK object with model_dump(), "
-        f"got {type(response).__name__}"
-    )
-
-
-def _camelize(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {_camel(str(key)): _camelize(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_camelize(item) for item in value]
-    return value
-
-
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
-def _get(data: Mapping[str, Any], *path: str) -> Any:
-    node: Any = data
-    for step in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(step)
-    return node
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _response_id(data: Mapping[str, Any]) -> str | None:
-    for candidate in (
-        data.get("id"),
-        data.get("responseId"),
-        _get(data, "ResponseMetadata", "RequestId"),
-    ):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate
-    return None
-
-
-def _response_time(data: Mapping[str, Any]) -> datetime | None:
-    """``created``/``created_at`` (epoch s), ``createTime`` (RFC 3339) or an HTTP date."""
-    try:
-        for key in ("created", "created_at"):
-            if _is_number(seconds := data.get(key)):
-                return datetime.fromtimestamp(seconds, tz=UTC)
-        if isinstance(text := data.get("createTime"), str):
-            return datetime.fromisoformat(text)
-        if isinstance(text := _get(data, "ResponseMetadata", "HTTPHeaders", "date"), str):
-            return parsedate_to_datetime(text)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise ValueError(f"response time is not a valid time: {exc}") from exc
-    return None

@@ -270,7 +270,7 @@ def generate(
     from datetime import UTC, timedelta
 
     from streams.generate_cmd import parse_incident, send_live, write_simulated
-    from streams.synthetic import TrafficProfile
+    from streams.synthetic_org import TrafficProfile
 
     try:
         incidents = [parse_incident(spec) for spec in incident or []]

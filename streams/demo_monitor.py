@@ -18,7 +18,8 @@ import aiohttp
 
 from streams.demo_receivers import DemoReceivers, slack_messages
 from streams.producer import UsageProducer
-from streams.synthetic import Incident, TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import Incident, TrafficProfile
 
 INCIDENT_KEY = "key-research-5"
 """The research team's agent on Gemini 2.5 Pro: some $12 a minute at the demo's default

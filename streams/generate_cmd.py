@@ -12,7 +12,8 @@ import orjson
 
 from streams.producer import UsageProducer
 from streams.settings import WorkerSettings
-from streams.synthetic import Incident, TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import Incident, TrafficProfile
 from streams.topics import ensure_topics
 
 INCIDENT_HELP = (

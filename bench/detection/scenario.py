@@ -25,7 +25,8 @@ import orjson
 from schemas.decode import EventDecoder
 from streams.backtest import REPLAY_LIMITS
 from streams.fast_decode import RowDecoder
-from streams.synthetic import DEFAULT_START, Incident, KeySpec, TrafficGenerator, TrafficProfile
+from streams.synthetic import DEFAULT_START, TrafficGenerator
+from streams.synthetic_org import Incident, KeySpec, TrafficProfile
 
 DAY_S = 86_400
 WARMUP_S = DAY_S

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench.detection.scenario import SPIKE_KINDS, WARMUP_S, Scenario
 from schemas.findings import Alert
-from streams.synthetic import Incident
+from streams.synthetic_org import Incident
 
 GRACE = {"gradual_creep": timedelta(hours=2), "budget_exhaustion": timedelta(hours=24)}
 DEFAULT_GRACE = timedelta(minutes=30)

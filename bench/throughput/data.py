@@ -34,7 +34,8 @@ def synthetic_events(
     in the future, 7 days old) accept every event. The profile's rate is scaled so the
     window holds a few percent more than ``n`` events; the first ``n`` are yielded.
     """
-    from streams.synthetic import CHUNK_MS, TrafficGenerator, TrafficProfile
+    from streams.synthetic import CHUNK_MS, TrafficGenerator
+    from streams.synthetic_org import TrafficProfile
 
     if n < 1:
         return

@@ -20,7 +20,8 @@ from schemas.decode import EventDecoder
 from streams.ingest_http import create_ingest_app
 from streams.producer import SyncUsageProducer, UsageProducer
 from streams.settings import WorkerSettings
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 from streams.tokens import ProducerTokens
 from streams.topics import ensure_topics
 from tests.support.worker_process import WorkerProcess

@@ -24,7 +24,7 @@ import pytest
 
 from streams.generate_cmd import send_live
 from streams.settings import WorkerSettings
-from streams.synthetic import TrafficProfile
+from streams.synthetic_org import TrafficProfile
 from tests.support.worker_process import WorkerProcess
 
 PARTITIONS = 4

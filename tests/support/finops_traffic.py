@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.producer import encode_batch, partition_for
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 
 WINDOW_S = 600
 

@@ -14,7 +14,8 @@ from aiokafka import AIOKafkaProducer
 from schemas.money import usd_to_nanos
 from schemas.pricing import PriceBook
 from streams.producer import encode_batch, partition_for
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 
 
 @dataclass

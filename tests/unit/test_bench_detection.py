@@ -10,7 +10,7 @@ import pytest
 from bench.detection.scenario import WARMUP_S, Scenario, budgets_from_day, build_scenario
 from bench.detection.score import score, table
 from schemas.findings import Alert, AlertState, Contributor, Scope, Severity
-from streams.synthetic import Incident, TrafficProfile
+from streams.synthetic_org import Incident, TrafficProfile
 
 
 def alert(at: datetime, scope: str, contributors: tuple[str, ...] = ()) -> Alert:

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 
 START = datetime(2026, 10, 31, 21, tzinfo=UTC)
 

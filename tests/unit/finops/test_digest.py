@@ -13,7 +13,8 @@ from streams.cli import app
 from streams.finops.digest import DigestSchedule, digest_teams, team_digest
 from streams.finops.ledger import Ledger, day_of
 from streams.rollup import COST
-from streams.synthetic import TrafficGenerator, TrafficProfile
+from streams.synthetic import TrafficGenerator
+from streams.synthetic_org import TrafficProfile
 from tests.support.fake_slack import fake_slack
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -11,7 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from streams.cli import app
-from streams.synthetic import DEFAULT_START, Incident, TrafficGenerator, TrafficProfile
+from streams.synthetic import DEFAULT_START, TrafficGenerator
+from streams.synthetic_org import Incident, TrafficProfile
 
 HOURS = 4
 EXAMPLE = Path(__file__).parents[3] / "spendwatch.example.yaml"

@@ -12,13 +12,8 @@ import pytest
 from schemas.event import UsageEvent
 from schemas.money import usd_to_nanos
 from schemas.pricing import CostSource, PriceBook
-from streams.synthetic import (
-    DEFAULT_START,
-    OPUS,
-    Incident,
-    TrafficGenerator,
-    TrafficProfile,
-)
+from streams.synthetic import DEFAULT_START, TrafficGenerator
+from streams.synthetic_org import OPUS, Incident, TrafficProfile
 
 HOUR = 3600.0
 Events = list[dict[str, Any]]
