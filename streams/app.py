@@ -36,6 +36,7 @@ from streams.progress_log import ProgressLog
 from streams.rocksdb_memory import options_for, store_url
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
+from streams.source_progress import SourceProgress
 from streams.stored_acks import ChangelogTable, CommitTrackingTables
 from streams.views import register_views
 
@@ -149,6 +150,7 @@ def create_app(
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
             idle_close_minutes=settings.lateness_minutes,
+            sources=SourceProgress(expected=settings.partitions),
             open_every_s=settings.open_bucket_every_s,
             data_dir=settings.data_dir,
         )

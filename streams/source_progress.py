@@ -12,6 +12,13 @@ has passed a minute, every partial of that minute it will send there (within the
 allowed lateness) has arrived. A partition's low mark is the slowest mark among the
 sources that sent to it in the last ``idle_s`` seconds; a source that went quiet stops
 holding buckets open (its later partials, if any, count as late ones do).
+
+A source not heard from at all may be the slowest of all: at a worker's start or after a
+rebalance, one usage partition's backlog can be through every minute of a backfill before
+the first partial of another arrives. So while fewer sources than there are (``expected``,
+the usage topic's partitions) have sent to a partition, it holds every bucket for
+``idle_s`` from its first record: a source with nothing for that partition stops holding
+it then, as a quiet one does.
 """
 
 from __future__ import annotations
@@ -21,31 +28,43 @@ from dataclasses import dataclass, field
 
 IDLE_S = 10.0
 """Seconds without a record after which a source no longer holds a partition's buckets."""
+HELD = -1
+"""The low mark while a source not yet heard from may still be behind: no bucket closes."""
 
 
 @dataclass
 class SourceProgress:
     idle_s: float = IDLE_S
+    expected: int = 0
+    """Source (usage) partitions there are; 0: only those heard from count."""
     marks: dict[int, dict[int, tuple[int, float]]] = field(default_factory=dict)
     """Per buckets partition, per source partition: (watermark minute, monotonic time of
     its last record)."""
+    first_heard: dict[int, float] = field(default_factory=dict)
+    """Per buckets partition, the monotonic time of its first record (since ``forget``)."""
 
     def note(self, partition: int, source: int, minute: int, now: float | None = None) -> None:
         """A record from ``source`` reached ``partition`` with watermark ``minute``."""
+        now = time.monotonic() if now is None else now
         sources = self.marks.setdefault(partition, {})
+        self.first_heard.setdefault(partition, now)
         known = sources.get(source)
         best = minute if known is None else max(known[0], minute)
-        sources[source] = (best, time.monotonic() if now is None else now)
+        sources[source] = (best, now)
 
     def low(self, partition: int, now: float | None = None) -> int | None:
-        """The slowest active source's watermark on ``partition`` (None: none known)."""
+        """The slowest active source's watermark on ``partition`` (None: none known;
+        ``HELD`` while a source not heard from yet may still be behind)."""
         sources = self.marks.get(partition)
         if not sources:
             return None
         now = time.monotonic() if now is None else now
+        if len(sources) < self.expected and now - self.first_heard[partition] <= self.idle_s:
+            return HELD
         active = [minute for minute, seen in sources.values() if now - seen <= self.idle_s]
         return min(active) if active else None
 
     def forget(self) -> None:
         """After a rebalance: marks are learnt again from the records that follow."""
         self.marks.clear()
+        self.first_heard.clear()

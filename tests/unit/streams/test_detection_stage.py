@@ -149,6 +149,33 @@ def test_a_combined_series_waits_for_its_slowest_active_source() -> None:
     assert watch.closed_through == WARM + 3  # by source 0 alone: source 1 went quiet
 
 
+def test_a_source_not_heard_from_yet_holds_a_combined_series_for_a_while() -> None:
+    """At a worker's start one usage partition's backlog can be through a whole backfill
+    before the other's first partial arrives: nothing closes on source 0's half alone
+    until source 1 is heard from, or has been silent for ``idle_s`` (it may have nothing
+    for this partition)."""
+    for source_1_comes in (True, False):
+        detection = stage()
+        watch, series = warm(detection)
+        progress = detection.sources
+        progress.expected = 2
+        progress.note(0, source=0, minute=WARM + 5, now=100.0)
+        for minute in range(WARM, WARM + 6):
+            series.minutes[minute] = sums(0.5)  # source 0's half only, so far
+        series.newest_minute = WARM + 5
+        detection._run(NAME, watch, series, [], [], progress.low(0, now=105.0))
+        assert watch.closed_through == WARM - 3  # not even WARM - 2: source 1 is unheard
+        if source_1_comes:
+            progress.note(0, source=1, minute=WARM + 3, now=106.0)
+            detection._run(NAME, watch, series, [], [], progress.low(0, now=106.0))
+            assert watch.closed_through == WARM + 1
+        else:
+            later = 100.0 + progress.idle_s + 1
+            progress.note(0, source=0, minute=WARM + 5, now=later)
+            detection._run(NAME, watch, series, [], [], progress.low(0, now=later))
+            assert watch.closed_through == WARM + 3  # by source 0 alone after the wait
+
+
 def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None:
     detection = stage()
     progress = detection.sources
@@ -160,6 +187,10 @@ def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None
     assert progress.low(4, now=1.0) is None
     detection.forget_partitions()
     assert progress.low(3, now=1.0) is None
+    progress.expected = 3  # after a rebalance the wait for unheard sources starts again
+    progress.note(3, source=2, minute=60, now=30.0)
+    assert progress.low(3, now=30.0 + progress.idle_s) == -1
+    assert progress.low(3, now=31.0 + progress.idle_s) is None  # source 2 went quiet too
 
 
 async def test_quiet_series_are_read_again_only_when_event_time_can_close_them(
