@@ -18,8 +18,7 @@ import yaml
 from alerting.config import SilenceConfig
 from schemas.findings import Alert, AlertState, Scope, Severity
 from streams.cli_alerts import add_silence
-from streams.notifier import NotifierService
-from tests.support.notifier_rig import Rig
+from tests.support.notifier_rig import Rig, eventually, settled
 
 
 def alert(alert_id: str, **overrides: Any) -> Alert:
@@ -41,28 +40,6 @@ def alert(alert_id: str, **overrides: Any) -> Alert:
     }
     fields.update(overrides)
     return Alert(**fields)
-
-
-async def eventually(condition: Callable[[], bool], timeout_s: float = 30) -> None:
-    """Return once ``condition()`` holds; TimeoutError if it never does."""
-    async with asyncio.timeout(timeout_s):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.1)
-
-
-async def settled(service: NotifierService, timeout_s: float = 30) -> None:
-    """Every consumed outbox offset has been committed (all deliveries done)."""
-    offsets = service.offsets
-    await eventually(
-        lambda: (
-            bool(offsets.consumed)
-            and not offsets.committable()
-            and not any(offsets.pending.values())
-        ),
-        timeout_s,
-    )
 
 
 async def test_fire_update_resolve_once_each(rig: Rig) -> None:

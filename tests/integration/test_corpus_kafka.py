@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
 from streams.settings import WorkerSettings
-from tests.integration.test_producers import read_topic, wait_for_key
 from tests.support.corpus import CORPUS_KEY, COST_PER_VALID_EVENT, NOW, Case, load_cases
+from tests.support.kafka_io import read_topic, wait_for_key
 from tests.support.worker_process import WorkerProcess
 
 NOW_MS = int(NOW.timestamp() * 1000)

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.findings import Alert, AlertState, Contributor, Scope, Severity
-from tests.integration.test_alerting import eventually, settled
-from tests.support.notifier_rig import Rig
+from tests.support.notifier_rig import Rig, eventually, settled
 
 USD = 1_000_000_000
 

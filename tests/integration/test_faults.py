@@ -21,7 +21,7 @@ from streams.alert_topics import partitions_of
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
 from tests.integration.conftest import KAFKA_LOCAL
-from tests.integration.test_exactness import assert_exact, org_calls, wait_until
+from tests.support.exactness import assert_exact, org_calls, wait_until
 from tests.support.ground_truth import UsageStream, build_stream, produce
 from tests.support.worker_process import WorkerProcess
 

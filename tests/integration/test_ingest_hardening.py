@@ -22,9 +22,9 @@ from streams.rate_limit import RateLimit
 from streams.settings import WorkerSettings
 from streams.tokens import ProducerTokens
 from streams.topics import ensure_topics
-from tests.integration.test_producers import read_topic
 from tests.support.corpus import NOW, Case, case_id, load_cases
 from tests.support.fuzz_strategies import Message, messages
+from tests.support.kafka_io import read_topic
 
 TOKEN = "ingest-token-for-tests-1"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

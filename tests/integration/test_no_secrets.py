@@ -18,8 +18,8 @@ from aiokafka import AIOKafkaProducer
 
 from streams.settings import WorkerSettings
 from streams.topics import ensure_topics
-from tests.integration.test_producers import read_topic
 from tests.support.http_json import get_json
+from tests.support.kafka_io import read_topic
 from tests.support.secret_scan import SecretScan, planted_secrets
 from tests.support.worker_process import free_port
 

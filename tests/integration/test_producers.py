@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
-from aiokafka import AIOKafkaConsumer
 
 from schemas.decode import EventDecoder
 from streams.ingest_http import create_ingest_app
@@ -24,6 +22,7 @@ from streams.synthetic import TrafficGenerator
 from streams.synthetic_org import TrafficProfile
 from streams.tokens import ProducerTokens
 from streams.topics import ensure_topics
+from tests.support.kafka_io import read_topic, wait_for_key
 from tests.support.worker_process import WorkerProcess
 
 Make = Callable[..., dict[str, Any]]
@@ -32,31 +31,6 @@ Make = Callable[..., dict[str, Any]]
 def batch_events(raw: bytes) -> list[Any]:
     """The events of a batch message, columnar or not."""
     return EventDecoder().split(raw).items
-
-
-async def read_topic(bootstrap: str, topic: str, count: int, seconds: float = 60) -> list[Any]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    out: list[Any] = []
-    try:
-        deadline = time.monotonic() + seconds
-        while len(out) < count and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            out += [m for msgs in batch.values() for m in msgs]
-    finally:
-        await consumer.stop()
-    return out
-
-
-async def wait_for_key(worker: WorkerProcess, key: str, calls: int, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    row = None
-    while time.monotonic() < deadline:
-        row = worker.get("/v1/spend/keys")["keys"].get(key)
-        if row and row["calls"] >= calls:
-            return row
-        await asyncio.sleep(0.25)
-    return row
 
 
 @pytest.fixture

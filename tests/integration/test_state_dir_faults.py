@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from streams.state_dir import EXIT_STORAGE_FAILURE
-from tests.integration.test_exactness import assert_exact, org_calls, start_stream, wait_until
+from tests.support.exactness import assert_exact, org_calls, start_stream, wait_until
 from tests.support.worker_process import WorkerProcess
 
 FILE_SIZE_LIMIT = 64 * 1024

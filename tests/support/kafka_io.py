@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+if TYPE_CHECKING:
+    from tests.support.worker_process import WorkerProcess
 
 
 async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes, bytes]]) -> None:
@@ -40,3 +44,28 @@ async def read_json_until(
     finally:
         await consumer.stop()
     return values
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, seconds: float = 60) -> list[Any]:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[Any] = []
+    try:
+        deadline = time.monotonic() + seconds
+        while len(out) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            out += [m for msgs in batch.values() for m in msgs]
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def wait_for_key(worker: WorkerProcess, key: str, calls: int, seconds: float = 60) -> Any:
+    deadline = time.monotonic() + seconds
+    row = None
+    while time.monotonic() < deadline:
+        row = worker.get("/v1/spend/keys")["keys"].get(key)
+        if row and row["calls"] >= calls:
+            return row
+        await asyncio.sleep(0.25)
+    return row

@@ -85,3 +85,25 @@ class Rig:
             await publish_alerts(producer, self.topics, alerts)
         finally:
             await producer.stop()
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    """Return once ``condition()`` holds; TimeoutError if it never does."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.1)
+
+
+async def settled(service: NotifierService, timeout_s: float = 30) -> None:
+    """Every consumed outbox offset has been committed (all deliveries done)."""
+    offsets = service.offsets
+    await eventually(
+        lambda: (
+            bool(offsets.consumed)
+            and not offsets.committable()
+            and not any(offsets.pending.values())
+        ),
+        timeout_s,
+    )

@@ -14,39 +14,24 @@ from alerting.correlate_stage import CorrelateStage
 from alerting.correlation import ALSO_RAISED_ON, Correlator, can_explain, correlated_fingerprint
 from alerting.delivery import Delivery, MemorySendRecord, SentEntry, alert_fingerprint
 from alerting.routing import RouteMatch
-from schemas.findings import Alert, AlertState, Contributor, Severity
-from tests.unit.alerting.conftest import T0, build_alert
+from schemas.findings import Alert, AlertState, Severity
+from tests.unit.alerting.conftest import T0
+from tests.unit.alerting.correlation_cases import (
+    APP,
+    KEY,
+    MODEL,
+    ORG,
+    RUNAWAY,
+    TEAM,
+    resolved,
+    spike,
+)
 
-USD = 1_000_000_000
 ROUTE = RouteMatch(
     "root", "pd", ("team",), timedelta(seconds=30), timedelta(minutes=5), timedelta(hours=4)
 )
 
 
-def spike(scope: str, spend_usd: int = 0, detector: str = "spend_spike", **costs: int) -> Alert:
-    """A firing alert on ``scope`` whose bucket spent ``spend_usd``, with contributors
-    given as ``series=usd`` keywords (``k`` for ``api_key_id``)."""
-    contributors = tuple(
-        Contributor(series=name.replace("__", "="), cost_nanos=usd * USD)
-        for name, usd in sorted(costs.items(), key=lambda kv: -kv[1])
-    )
-    return build_alert(
-        alert_id=f"{detector}:{scope}",
-        detector=detector,
-        scope=scope,
-        severity="error",
-        spend_nanos=spend_usd * USD,
-        contributors=contributors,
-        labels={"team": "agents"},
-    )
-
-
-KEY = spike("api_key_id=k-1", 100, team__agents=100, app__runaway=100)
-APP = spike("app=runaway", 100, **{"api_key_id__k-1": 100})
-TEAM = spike("team=agents", 110, **{"api_key_id__k-1": 100, "app__runaway": 100})
-ORG = spike("org=all", 130, **{"api_key_id__k-1": 100, "team__agents": 110})
-MODEL = spike("model=gpt-4o", 120, **{"api_key_id__k-1": 100, "app__runaway": 100})
-RUNAWAY = [KEY, APP, TEAM, ORG, MODEL]
 DRIFT = spike("api_key_id=k-1", 100, detector="unit_cost_drift", team__agents=100)
 
 
@@ -73,19 +58,6 @@ DRIFT = spike("api_key_id=k-1", 100, detector="unit_cost_drift", team__agents=10
 )
 def test_narrower_dimensions(narrow: str, broad: str, explains: bool) -> None:
     assert can_explain(narrow, broad) is explains
-
-
-def resolved(alert: Alert, after: timedelta = timedelta(minutes=10)) -> Alert:
-    """The alert's resolving version, ``after`` it fired (as ``AlertLifecycle.tick`` sets)."""
-    ended = alert.fired_at + after
-    return alert.model_copy(
-        update={
-            "state": AlertState.RESOLVED,
-            "resolved_at": ended,
-            "updated_at": ended,
-            "version": alert.version + 1,
-        }
-    )
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from alerting.routing import Router
 from alerting.silence_stage import SilenceBook
 from schemas.findings import Alert
 from tests.unit.alerting.conftest import T0, ManualClock
-from tests.unit.alerting.test_correlation import APP, KEY, ORG, RUNAWAY, TEAM, resolved
+from tests.unit.alerting.correlation_cases import APP, KEY, ORG, RUNAWAY, TEAM, resolved
 
 
 class RecordingNotifier:
