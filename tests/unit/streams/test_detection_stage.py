@@ -15,6 +15,7 @@ from streams import detection_stage
 from streams.detection_stage import DetectionStage, SeriesWatch
 from streams.rollup import CALLS, COST, N_METRICS
 from streams.series_state import SeriesState
+from streams.source_progress import HELD, UNHEARD_MAX_S, SourceProgress
 
 NAME = "api_key_id=k-1"
 USD = 10**9
@@ -174,6 +175,25 @@ def test_a_source_not_heard_from_yet_holds_a_combined_series_for_a_while() -> No
             progress.note(0, source=0, minute=WARM + 5, now=later)
             detection._run(NAME, watch, series, [], [], progress.low(0, now=later))
             assert watch.closed_through == WARM + 3  # by source 0 alone after the wait
+
+
+def test_a_source_this_worker_is_still_reading_a_backlog_of_keeps_holding() -> None:
+    """On a loaded machine a source's next partial can come more than ``idle_s`` after its
+    last while this worker still has its records to read: it is slow, not quiet, heard
+    from or not. An unheard one holds for at most ``UNHEARD_MAX_S``."""
+    backlog = {1}
+    progress = SourceProgress(expected=2, behind=lambda source: source in backlog)
+    progress.note(0, source=0, minute=WARM + 5, now=100.0)
+    assert progress.low(0, now=100.0 + progress.idle_s + 5) == HELD  # source 1 unheard
+    later = 101.0 + UNHEARD_MAX_S
+    progress.note(0, source=0, minute=WARM + 5, now=later)
+    assert progress.low(0, now=later) == WARM + 5  # ... but not forever
+    progress.note(0, source=1, minute=WARM + 1, now=later)
+    progress.note(0, source=0, minute=WARM + 5, now=later + 90)
+    assert progress.low(0, now=later + 90) == WARM + 1  # source 1 silent 90 s, still behind
+    backlog.clear()
+    assert progress.low(0, now=later + 90) == WARM + 5  # read to its end: quiet now
+    assert SourceProgress(expected=2).low(0, now=0.0) is None
 
 
 def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None:
