@@ -49,13 +49,11 @@ room for three more buckets (about 250 bytes), in every level of every young ser
 class Buckets:
     __slots__ = ("_hot", "_sums", "starts")
 
-    def __init__(self, sums_by_start: dict[int, Sequence[int]] | None = None) -> None:
+    def __init__(self) -> None:
         self.starts = array("q")
         self._sums = array("q")
         self._hot: list[int] | None = None
         """The newest bucket's sums while being added to (``_sums`` is stale there)."""
-        for start, sums in sorted((sums_by_start or {}).items()):
-            self[start] = sums
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[int]]) -> Buckets:

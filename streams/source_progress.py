@@ -76,9 +76,9 @@ class SourceProgress:
         now = time.monotonic() if now is None else now
         if len(sources) < self.expected:
             waited = now - self.first_heard[partition]
-            unheard = [s for s in range(self.expected) if s not in sources]
             if waited <= self.idle_s or (
-                waited <= UNHEARD_MAX_S and any(self.behind(s) for s in unheard)
+                waited <= UNHEARD_MAX_S
+                and any(self.behind(s) for s in range(self.expected) if s not in sources)
             ):
                 return HELD
         active = [
