@@ -8,14 +8,12 @@ bookkeeping in changelogged tables (see ``dedup`` and ``series_state``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import faust
 import mode
-from faust.types import TP
 
 from alerting.lifecycle import AlertLifecycle
 from detectors.config import DetectorsConfig
@@ -38,7 +36,6 @@ from streams.progress_log import ProgressLog
 from streams.rocksdb_memory import options_for, store_url
 from streams.series_stage import SeriesStage
 from streams.settings import WorkerSettings
-from streams.source_progress import SourceProgress
 from streams.stored_acks import ChangelogTable, CommitTrackingTables
 from streams.views import register_views
 
@@ -68,20 +65,6 @@ def _raw_topic(
         internal=internal,
         compacting=compacting or None,
     )
-
-
-def usage_backlog(app: faust.App, topic: str) -> Callable[[int], bool]:
-    """Whether this worker has records of a usage partition still to read: the log end
-    its last fetch saw, against the last offset handed to the stream (Faust's monitor).
-    False for a partition it does not consume."""
-
-    def behind(partition: int) -> bool:
-        tp = TP(topic, partition)
-        end = app.monitor.tp_end_offsets.get(tp)
-        read = app.monitor.tp_read_offsets.get(tp, -1)
-        return end is not None and end > read + 1
-
-    return behind
 
 
 def _raw_table(app: faust.App, name: str, partitions: int, settings: WorkerSettings) -> Any:
@@ -166,9 +149,6 @@ def create_app(
             bucket_minutes=settings.bucket_minutes,
             close_grace_minutes=settings.close_grace_minutes,
             idle_close_minutes=settings.lateness_minutes,
-            sources=SourceProgress(
-                expected=settings.partitions, behind=usage_backlog(app, settings.usage_topic)
-            ),
             open_every_s=settings.open_bucket_every_s,
             data_dir=settings.data_dir,
         )

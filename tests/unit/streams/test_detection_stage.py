@@ -15,7 +15,6 @@ from streams import detection_stage
 from streams.detection_stage import DetectionStage, SeriesWatch
 from streams.rollup import CALLS, COST, N_METRICS
 from streams.series_state import SeriesState
-from streams.source_progress import HELD, UNHEARD_MAX_S, SourceProgress
 
 NAME = "api_key_id=k-1"
 USD = 10**9
@@ -150,52 +149,6 @@ def test_a_combined_series_waits_for_its_slowest_active_source() -> None:
     assert watch.closed_through == WARM + 3  # by source 0 alone: source 1 went quiet
 
 
-def test_a_source_not_heard_from_yet_holds_a_combined_series_for_a_while() -> None:
-    """At a worker's start one usage partition's backlog can be through a whole backfill
-    before the other's first partial arrives: nothing closes on source 0's half alone
-    until source 1 is heard from, or has been silent for ``idle_s`` (it may have nothing
-    for this partition)."""
-    for source_1_comes in (True, False):
-        detection = stage()
-        watch, series = warm(detection)
-        progress = detection.sources
-        progress.expected = 2
-        progress.note(0, source=0, minute=WARM + 5, now=100.0)
-        for minute in range(WARM, WARM + 6):
-            series.minutes[minute] = sums(0.5)  # source 0's half only, so far
-        series.newest_minute = WARM + 5
-        detection._run(NAME, watch, series, [], [], progress.low(0, now=105.0))
-        assert watch.closed_through == WARM - 3  # not even WARM - 2: source 1 is unheard
-        if source_1_comes:
-            progress.note(0, source=1, minute=WARM + 3, now=106.0)
-            detection._run(NAME, watch, series, [], [], progress.low(0, now=106.0))
-            assert watch.closed_through == WARM + 1
-        else:
-            later = 100.0 + progress.idle_s + 1
-            progress.note(0, source=0, minute=WARM + 5, now=later)
-            detection._run(NAME, watch, series, [], [], progress.low(0, now=later))
-            assert watch.closed_through == WARM + 3  # by source 0 alone after the wait
-
-
-def test_a_source_this_worker_is_still_reading_a_backlog_of_keeps_holding() -> None:
-    """On a loaded machine a source's next partial can come more than ``idle_s`` after its
-    last while this worker still has its records to read: it is slow, not quiet, heard
-    from or not. An unheard one holds for at most ``UNHEARD_MAX_S``."""
-    backlog = {1}
-    progress = SourceProgress(expected=2, behind=lambda source: source in backlog)
-    progress.note(0, source=0, minute=WARM + 5, now=100.0)
-    assert progress.low(0, now=100.0 + progress.idle_s + 5) == HELD  # source 1 unheard
-    later = 101.0 + UNHEARD_MAX_S
-    progress.note(0, source=0, minute=WARM + 5, now=later)
-    assert progress.low(0, now=later) == WARM + 5  # ... but not forever
-    progress.note(0, source=1, minute=WARM + 1, now=later)
-    progress.note(0, source=0, minute=WARM + 5, now=later + 90)
-    assert progress.low(0, now=later + 90) == WARM + 1  # source 1 silent 90 s, still behind
-    backlog.clear()
-    assert progress.low(0, now=later + 90) == WARM + 5  # read to its end: quiet now
-    assert SourceProgress(expected=2).low(0, now=0.0) is None
-
-
 def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None:
     detection = stage()
     progress = detection.sources
@@ -207,10 +160,6 @@ def test_source_marks_only_move_forward_and_are_forgotten_on_rebalance() -> None
     assert progress.low(4, now=1.0) is None
     detection.forget_partitions()
     assert progress.low(3, now=1.0) is None
-    progress.expected = 3  # after a rebalance the wait for unheard sources starts again
-    progress.note(3, source=2, minute=60, now=30.0)
-    assert progress.low(3, now=30.0 + progress.idle_s) == -1
-    assert progress.low(3, now=31.0 + progress.idle_s) is None  # source 2 went quiet too
 
 
 async def test_quiet_series_are_read_again_only_when_event_time_can_close_them(
